@@ -1,0 +1,55 @@
+/* mact-test.h: helpers shared by the cmocka tests.
+ *
+ * Fixtures are safetensors files written by tests/fixtures/gen_*.py with Debian's PyTorch
+ * and committed under tests/data/ops/; the tests only read them.  Parameters of a case
+ * are strings in the file's __metadata__.
+ */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <mact/mact.h>
+
+typedef struct _MactTestFixture MactTestFixture;
+
+/* Loads tests/data/ops/NAME.safetensors; fails the running test if it cannot. */
+MactTestFixture *mact_test_fixture_load        (const char *name);
+void             mact_test_fixture_free        (MactTestFixture *fixture);
+/* (transfer none) The tensor named KEY; fails the test when absent. */
+MactTensor      *mact_test_fixture_get         (MactTestFixture *fixture, const char *key);
+gboolean         mact_test_fixture_has         (MactTestFixture *fixture, const char *key);
+/* Metadata values; fail the test when absent. */
+const char      *mact_test_fixture_meta        (MactTestFixture *fixture, const char *key);
+gint64           mact_test_fixture_meta_int    (MactTestFixture *fixture, const char *key);
+double           mact_test_fixture_meta_double (MactTestFixture *fixture, const char *key);
+/* Parses a metadata value "a,b,c" into ints; returns how many were read (max n_max). */
+gint             mact_test_fixture_meta_ints   (MactTestFixture *fixture, const char *key,
+                                                gint64 *out, gint n_max);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MactTestFixture, mact_test_fixture_free)
+
+/* Asserts equal shapes and max|got - expected| <= tol * max(1, max|expected|). */
+void  mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol,
+                              const char *what);
+/* Asserts that @error is set with @domain and @code, then clears it. */
+void  mact_test_assert_error (GError **error, GQuark domain, gint code);
+
+/* A fresh tensor filled uniformly in [low, high) from a generator seeded with @seed. */
+MactTensor *mact_test_random (gint ndim, const gint64 *shape, guint64 seed,
+                              double low, double high);
+
+/* A function of tensors, for gradient checking.  Must return a new tensor or NULL. */
+typedef MactTensor *(*MactTestFunc) (MactTensor **inputs, gpointer user_data,
+                                     GError **error);
+
+/* Checks autograd against central finite differences for every input that requires grad.
+ *
+ * The scalar probed is L = sum(f(x) * R) with a fixed random R, accumulated in double.
+ * Each element of each input is moved by +-eps; the numeric derivative
+ * (L+ - L-) / 2eps must match the analytic one within atol + rtol * |numeric|, with
+ * atol = rtol * max(1, max|numeric|).  Inputs must be contiguous leaf tensors. */
+void  mact_test_gradcheck (MactTestFunc func, MactTensor **inputs, guint n_inputs,
+                           gpointer user_data, double eps, double rtol);
