@@ -1,0 +1,1161 @@
+/* mact-ops-conv.c: convolution (2-D and 3-D), linear and matmul.
+ *
+ * Convolution has one N-d path: a 2-D convolution is a 3-D one with depth 1.  The
+ * algorithm (vol2col + one GEMM per sample and group) sits behind conv_forward_impl() and
+ * conv_backward_impl(), which only see a ConvParams and raw contiguous buffers, so that a
+ * faster algorithm can replace them without touching validation or autograd.
+ *
+ * Threading: vol2col/col2vol and the small elementwise loops run through
+ * mact_parallel_for(); every GEMM runs outside a parallel region (OpenBLAS threads
+ * itself).
+ */
+#include "mact-tensor-private.h"
+
+#include <string.h>
+
+/* ------------------------------------------------------------------------------------ */
+/* Helpers                                                                              */
+/* ------------------------------------------------------------------------------------ */
+
+/* Work per parallel chunk, in touched elements: below this, splitting costs more than it
+ * gains. */
+#define CONV_GRAIN_ELEMENTS 16384
+
+static gint64
+grain_for (gint64 work_per_item)
+{
+  return MAX (1, CONV_GRAIN_ELEMENTS / MAX (work_per_item, 1));
+}
+
+static gboolean
+check_no_zero_dims (const char *op, const char *what, MactTensor *t, GError **error)
+{
+  for (gint i = 0; i < t->ndim; i++)
+    if (t->shape[i] <= 0)
+      {
+        g_autofree gchar *s = mact_shape_format (t->ndim, t->shape);
+        g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                     "%s: %s must not have empty dimensions, got %s", op, what, s);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Checked a * b for non-negative sizes. */
+static gboolean
+mul_checked (const char *op, gint64 a, gint64 b, gint64 *out, GError **error)
+{
+  if (a != 0 && b > G_MAXINT64 / a)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_OVERFLOW,
+                   "%s: buffer size %" G_GINT64_FORMAT " x %" G_GINT64_FORMAT
+                   " overflows", op, a, b);
+      return FALSE;
+    }
+  *out = a * b;
+  return TRUE;
+}
+
+static float *
+alloc_floats (const char *op, gint64 n, GError **error)
+{
+  float *buf = NULL;
+
+  if ((guint64) n <= G_MAXSIZE / sizeof (float))
+    buf = g_try_new (float, (gsize) MAX (n, 1));
+  if (buf == NULL)
+    g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_NO_MEMORY,
+                 "%s: cannot allocate a work buffer of %" G_GINT64_FORMAT " floats", op, n);
+  return buf;
+}
+
+/* Adds bias[c] to every element of rows laid out as [outer][channels][inner]. */
+typedef struct {
+  float       *y;
+  const float *bias;
+  gint64       channels;
+  gint64       inner;
+} BiasAddTask;
+
+static void
+bias_add_func (gint64 begin, gint64 end, gpointer data)
+{
+  const BiasAddTask *t = data;
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      float b = t->bias[r % t->channels];
+      float *row = t->y + r * t->inner;
+      for (gint64 i = 0; i < t->inner; i++)
+        row[i] += b;
+    }
+}
+
+static void
+bias_add (float *y, const float *bias, gint64 outer, gint64 channels, gint64 inner)
+{
+  BiasAddTask t = { y, bias, channels, inner };
+  mact_parallel_for (outer * channels, grain_for (inner), bias_add_func, &t);
+}
+
+/* gb[c] = sum over outer and inner of g laid out as [outer][channels][inner]. */
+typedef struct {
+  const float *g;
+  float       *gb;
+  gint64       outer;
+  gint64       channels;
+  gint64       inner;
+} BiasGradTask;
+
+static void
+bias_grad_func (gint64 begin, gint64 end, gpointer data)
+{
+  const BiasGradTask *t = data;
+
+  if (t->inner == 1)
+    {
+      /* Linear layout [rows][channels]: walk rows outermost for locality. */
+      g_autofree double *acc = g_new0 (double, end - begin);
+      for (gint64 o = 0; o < t->outer; o++)
+        {
+          const float *row = t->g + o * t->channels;
+          for (gint64 c = begin; c < end; c++)
+            acc[c - begin] += row[c];
+        }
+      for (gint64 c = begin; c < end; c++)
+        t->gb[c] = (float) acc[c - begin];
+      return;
+    }
+
+  for (gint64 c = begin; c < end; c++)
+    {
+      double acc = 0.0;
+      for (gint64 o = 0; o < t->outer; o++)
+        {
+          const float *row = t->g + (o * t->channels + c) * t->inner;
+          float part = 0.0f;
+          for (gint64 i = 0; i < t->inner; i++)
+            part += row[i];
+          acc += part;
+        }
+      t->gb[c] = (float) acc;
+    }
+}
+
+static void
+bias_grad (const float *g, float *gb, gint64 outer, gint64 channels, gint64 inner)
+{
+  BiasGradTask t = { g, gb, outer, channels, inner };
+  mact_parallel_for (channels, grain_for (outer * inner), bias_grad_func, &t);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Convolution                                                                          */
+/* ------------------------------------------------------------------------------------ */
+
+/* Everything the convolution algorithm needs, in 3-D form (depth, height, width); a 2-D
+ * convolution has in[0] = kernel[0] = out[0] = 1, stride[0] = dilation[0] = 1 and
+ * padding[0] = 0. */
+typedef struct {
+  gint    nsp;                    /* spatial dims of the public op: 2 or 3 */
+  gint64  batch;
+  gint64  in_channels;
+  gint64  out_channels;
+  gint64  groups;
+  gint64  in[3];
+  gint64  kernel[3];
+  gint64  out[3];
+  gint64  stride[3];
+  gint64  padding[3];
+  gint64  dilation[3];
+} ConvParams;
+
+static inline gint64
+conv_kernel_size (const ConvParams *p)
+{
+  return p->kernel[0] * p->kernel[1] * p->kernel[2];
+}
+
+static inline gint64
+conv_in_plane (const ConvParams *p)
+{
+  return p->in[0] * p->in[1] * p->in[2];
+}
+
+static inline gint64
+conv_out_plane (const ConvParams *p)
+{
+  return p->out[0] * p->out[1] * p->out[2];
+}
+
+/* A 1x1x1 kernel with stride 1 and no padding: the column matrix is the input itself. */
+static gboolean
+conv_is_pointwise (const ConvParams *p)
+{
+  for (gint i = 0; i < 3; i++)
+    if (p->kernel[i] != 1 || p->stride[i] != 1 || p->padding[i] != 0)
+      return FALSE;
+  return TRUE;
+}
+
+/* The output positions o in [0, n_out) with 0 <= o * stride + off < size, as [*lo, *hi). */
+static inline void
+valid_range (gint64 off, gint64 stride, gint64 size, gint64 n_out, gint64 *lo, gint64 *hi)
+{
+  gint64 l = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  gint64 h = size - 1 - off >= 0 ? (size - 1 - off) / stride + 1 : 0;
+
+  l = MIN (l, n_out);
+  h = CLAMP (h, l, n_out);
+  *lo = l;
+  *hi = h;
+}
+
+/* Row r = c * K + kernel offset of the column matrix [C * K, L] of one sample. */
+typedef struct {
+  const ConvParams *p;
+  const float      *x;      /* one sample [C, D, H, W] */
+  float            *col;    /* [C * K, L] */
+} Vol2ColTask;
+
+static void
+vol2col_func (gint64 begin, gint64 end, gpointer data)
+{
+  const Vol2ColTask *t = data;
+  const ConvParams *p = t->p;
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
+  const gint64 ID = p->in[0], IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      gint64 c = r / K, kk = r % K;
+      gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+      gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+      gint64 kw = kk % p->kernel[2];
+      gint64 off_d = kd * p->dilation[0] - p->padding[0];
+      gint64 off_h = kh * p->dilation[1] - p->padding[1];
+      gint64 off_w = kw * p->dilation[2] - p->padding[2];
+      gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+      const float *src = t->x + c * ID * IH * IW;
+      float *dst = t->col + r * L;
+
+      valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
+      valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+      valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+
+      for (gint64 od = 0; od < OD; od++)
+        {
+          float *dplane = dst + od * OH * OW;
+          if (od < d_lo || od >= d_hi)
+            {
+              memset (dplane, 0, sizeof (float) * OH * OW);
+              continue;
+            }
+          const float *splane = src + (od * sd + off_d) * IH * IW;
+          for (gint64 oh = 0; oh < OH; oh++)
+            {
+              float *drow = dplane + oh * OW;
+              if (oh < h_lo || oh >= h_hi)
+                {
+                  memset (drow, 0, sizeof (float) * OW);
+                  continue;
+                }
+              const float *srow = splane + (oh * sh + off_h) * IW + off_w;
+              for (gint64 ow = 0; ow < w_lo; ow++)
+                drow[ow] = 0.0f;
+              if (sw == 1)
+                memcpy (drow + w_lo, srow + w_lo, sizeof (float) * (w_hi - w_lo));
+              else
+                for (gint64 ow = w_lo; ow < w_hi; ow++)
+                  drow[ow] = srow[ow * sw];
+              for (gint64 ow = w_hi; ow < OW; ow++)
+                drow[ow] = 0.0f;
+            }
+        }
+    }
+}
+
+static void
+vol2col (const ConvParams *p, const float *x, float *col)
+{
+  Vol2ColTask t = { p, x, col };
+  mact_parallel_for (p->in_channels * conv_kernel_size (p), grain_for (conv_out_plane (p)),
+                     vol2col_func, &t);
+}
+
+/* The adjoint of vol2col: gx[c] += the rows c * K .. c * K + K - 1 of col, put back at
+ * the input positions they were read from.  Split over channels, so that no two
+ * threads write to the same input element. */
+typedef struct {
+  const ConvParams *p;
+  const float      *col;    /* [C * K, L] */
+  float            *gx;     /* one sample [C, D, H, W], accumulated into */
+} Col2VolTask;
+
+static void
+col2vol_func (gint64 begin, gint64 end, gpointer data)
+{
+  const Col2VolTask *t = data;
+  const ConvParams *p = t->p;
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
+  const gint64 ID = p->in[0], IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+
+  for (gint64 c = begin; c < end; c++)
+    {
+      float *dst = t->gx + c * ID * IH * IW;
+      for (gint64 kk = 0; kk < K; kk++)
+        {
+          gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+          gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+          gint64 kw = kk % p->kernel[2];
+          gint64 off_d = kd * p->dilation[0] - p->padding[0];
+          gint64 off_h = kh * p->dilation[1] - p->padding[1];
+          gint64 off_w = kw * p->dilation[2] - p->padding[2];
+          gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+          const float *src = t->col + (c * K + kk) * L;
+
+          valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
+          valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+          valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+
+          for (gint64 od = d_lo; od < d_hi; od++)
+            {
+              float *dplane = dst + (od * sd + off_d) * IH * IW;
+              const float *splane = src + od * OH * OW;
+              for (gint64 oh = h_lo; oh < h_hi; oh++)
+                {
+                  float *drow = dplane + (oh * sh + off_h) * IW + off_w;
+                  const float *srow = splane + oh * OW;
+                  for (gint64 ow = w_lo; ow < w_hi; ow++)
+                    drow[ow * sw] += srow[ow];
+                }
+            }
+        }
+    }
+}
+
+static void
+col2vol (const ConvParams *p, const float *col, float *gx)
+{
+  Col2VolTask t = { p, col, gx };
+  mact_parallel_for (p->in_channels, grain_for (conv_kernel_size (p) * conv_out_plane (p)),
+                     col2vol_func, &t);
+}
+
+/* The column buffer of one sample, or NULL (and no error) when the kernel is pointwise
+ * and the input itself serves as the column matrix. */
+static gboolean
+conv_alloc_col (const ConvParams *p, const char *op, float **col, GError **error)
+{
+  gint64 rows, n;
+
+  *col = NULL;
+  if (conv_is_pointwise (p))
+    return TRUE;
+  if (!mul_checked (op, p->in_channels, conv_kernel_size (p), &rows, error) ||
+      !mul_checked (op, rows, conv_out_plane (p), &n, error))
+    return FALSE;
+  *col = alloc_floats (op, n, error);
+  return *col != NULL;
+}
+
+/* y[N, Cout, L] = conv(x[N, Cin, D, H, W], w[Cout, Cin/groups, K]) + b.  All buffers are
+ * contiguous; @b may be NULL. */
+static gboolean
+conv_forward_impl (const ConvParams *p, const char *op, const float *x, const float *w,
+                   const float *b, float *y, GError **error)
+{
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
+  const gint64 in_plane = conv_in_plane (p);
+  const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  g_autofree float *col_buf = NULL;
+
+  if (!conv_alloc_col (p, op, &col_buf, error))
+    return FALSE;
+
+  for (gint64 n = 0; n < p->batch; n++)
+    {
+      const float *xn = x + n * p->in_channels * in_plane;
+      float *yn = y + n * p->out_channels * L;
+      const float *col = xn;
+
+      if (col_buf != NULL)
+        {
+          vol2col (p, xn, col_buf);
+          col = col_buf;
+        }
+      for (gint64 g = 0; g < p->groups; g++)
+        mact_gemm (FALSE, FALSE, cout_g, L, cin_g * K, 1.0f,
+                   w + g * cout_g * cin_g * K, cin_g * K,
+                   col + g * cin_g * K * L, L,
+                   0.0f, yn + g * cout_g * L, L);
+    }
+
+  if (b != NULL)
+    bias_add (y, b, p->batch, p->out_channels, L);
+  return TRUE;
+}
+
+/* Gradients of conv_forward_impl() given gy[N, Cout, L].  Each of @gx, @gw, @gb may be
+ * NULL (not wanted); @gx and @gw must be zero-filled, @gb is overwritten. */
+static gboolean
+conv_backward_impl (const ConvParams *p, const char *op, const float *x, const float *w,
+                    const float *gy, float *gx, float *gw, float *gb, GError **error)
+{
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
+  const gint64 in_plane = conv_in_plane (p);
+  const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  g_autofree float *col_buf = NULL;
+
+  if (gb != NULL)
+    bias_grad (gy, gb, p->batch, p->out_channels, L);
+  if (gx == NULL && gw == NULL)
+    return TRUE;
+  if (!conv_alloc_col (p, op, &col_buf, error))
+    return FALSE;
+
+  for (gint64 n = 0; n < p->batch; n++)
+    {
+      const float *xn = x + n * p->in_channels * in_plane;
+      const float *gyn = gy + n * p->out_channels * L;
+
+      if (gw != NULL)
+        {
+          /* gw_g[Cout_g, Cin_g K] += gy_g[Cout_g, L] . col_g[Cin_g K, L]^T */
+          const float *col = xn;
+          if (col_buf != NULL)
+            {
+              vol2col (p, xn, col_buf);
+              col = col_buf;
+            }
+          for (gint64 g = 0; g < p->groups; g++)
+            mact_gemm (FALSE, TRUE, cout_g, cin_g * K, L, 1.0f,
+                       gyn + g * cout_g * L, L,
+                       col + g * cin_g * K * L, L,
+                       1.0f, gw + g * cout_g * cin_g * K, cin_g * K);
+        }
+
+      if (gx != NULL)
+        {
+          /* gcol_g[Cin_g K, L] = w_g[Cout_g, Cin_g K]^T . gy_g[Cout_g, L] */
+          float *gxn = gx + n * p->in_channels * in_plane;
+          float *gcol = col_buf != NULL ? col_buf : gxn;
+          for (gint64 g = 0; g < p->groups; g++)
+            mact_gemm (TRUE, FALSE, cin_g * K, L, cout_g, 1.0f,
+                       w + g * cout_g * cin_g * K, cin_g * K,
+                       gyn + g * cout_g * L, L,
+                       0.0f, gcol + g * cin_g * K * L, L);
+          if (col_buf != NULL)
+            col2vol (p, col_buf, gxn);
+        }
+    }
+  return TRUE;
+}
+
+static const char *
+conv_op_name (const ConvParams *p)
+{
+  return p->nsp == 2 ? "conv2d" : "conv3d";
+}
+
+/* Validates the arguments of a public convolution and fills @p. */
+static gboolean
+conv_params_init (ConvParams *p, gint nsp, MactTensor *input, MactTensor *weight,
+                  MactTensor *bias, const gint *stride, const gint *padding,
+                  const gint *dilation, gint groups, GError **error)
+{
+  const char *op = nsp == 2 ? "conv2d" : "conv3d";
+  const char *layout = nsp == 2 ? "[N, C, H, W]" : "[N, C, D, H, W]";
+  const gint first = 3 - nsp;  /* the first of the 3 internal spatial slots that is used */
+
+  memset (p, 0, sizeof *p);
+  p->nsp = nsp;
+
+  if (input->ndim != nsp + 2)
+    {
+      g_autofree gchar *s = mact_shape_format (input->ndim, input->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "%s: expected a %d-D input %s, got %s", op, nsp + 2, layout, s);
+      return FALSE;
+    }
+  if (weight->ndim != nsp + 2)
+    {
+      g_autofree gchar *s = mact_shape_format (weight->ndim, weight->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "%s: expected a %d-D weight [C_out, C_in / groups, kernel...], got %s",
+                   op, nsp + 2, s);
+      return FALSE;
+    }
+  if (!check_no_zero_dims (op, "input", input, error) ||
+      !check_no_zero_dims (op, "weight", weight, error))
+    return FALSE;
+  if (groups < 1)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: groups must be >= 1, got %d", op, groups);
+      return FALSE;
+    }
+
+  for (gint i = 0; i < 3; i++)
+    {
+      p->stride[i] = 1;
+      p->dilation[i] = 1;
+      p->padding[i] = 0;
+      p->in[i] = 1;
+      p->kernel[i] = 1;
+    }
+  for (gint i = 0; i < nsp; i++)
+    {
+      gint s = stride != NULL ? stride[i] : 1;
+      gint d = dilation != NULL ? dilation[i] : 1;
+      gint pad = padding != NULL ? padding[i] : 0;
+      if (s <= 0)
+        {
+          g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                       "%s: stride must be positive, got %d in dimension %d", op, s, i);
+          return FALSE;
+        }
+      if (d <= 0)
+        {
+          g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                       "%s: dilation must be positive, got %d in dimension %d", op, d, i);
+          return FALSE;
+        }
+      if (pad < 0)
+        {
+          g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                       "%s: padding must be >= 0, got %d in dimension %d", op, pad, i);
+          return FALSE;
+        }
+      p->stride[first + i] = s;
+      p->dilation[first + i] = d;
+      p->padding[first + i] = pad;
+      p->in[first + i] = input->shape[2 + i];
+      p->kernel[first + i] = weight->shape[2 + i];
+    }
+
+  p->batch = input->shape[0];
+  p->in_channels = input->shape[1];
+  p->out_channels = weight->shape[0];
+  p->groups = groups;
+
+  if (p->in_channels % groups != 0)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: groups %d do not divide the %" G_GINT64_FORMAT " input channels",
+                   op, groups, p->in_channels);
+      return FALSE;
+    }
+  if (p->out_channels % groups != 0)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: groups %d do not divide the %" G_GINT64_FORMAT " output channels",
+                   op, groups, p->out_channels);
+      return FALSE;
+    }
+  if (weight->shape[1] * groups != p->in_channels)
+    {
+      g_autofree gchar *ws = mact_shape_format (weight->ndim, weight->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "%s: input has %" G_GINT64_FORMAT " channels but weight %s with groups "
+                   "%d expects %" G_GINT64_FORMAT, op, p->in_channels, ws, groups,
+                   weight->shape[1] * groups);
+      return FALSE;
+    }
+  if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != p->out_channels))
+    {
+      g_autofree gchar *bs = mact_shape_format (bias->ndim, bias->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "%s: expected a bias of shape [%" G_GINT64_FORMAT "], got %s",
+                   op, p->out_channels, bs);
+      return FALSE;
+    }
+
+  for (gint i = 0; i < 3; i++)
+    {
+      gint64 padded = p->in[i] + 2 * p->padding[i];
+      gint64 extent = p->dilation[i] * (p->kernel[i] - 1) + 1;
+      if (extent > padded)
+        {
+          g_autofree gchar *is = mact_shape_format (input->ndim, input->shape);
+          g_autofree gchar *ws = mact_shape_format (weight->ndim, weight->shape);
+          g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                       "%s: dilated kernel size %" G_GINT64_FORMAT " exceeds padded input "
+                       "size %" G_GINT64_FORMAT " in spatial dimension %d (input %s, "
+                       "weight %s)", op, extent, padded, i - first, is, ws);
+          return FALSE;
+        }
+      p->out[i] = (padded - extent) / p->stride[i] + 1;
+    }
+  return TRUE;
+}
+
+static gboolean
+conv_backward (MactNode *node, MactTensor *grad_output, MactTensor **grad_inputs,
+               GError **error)
+{
+  const ConvParams *p = node->ctx;
+  MactTensor *x = mact_node_saved (node, 0);
+  MactTensor *w = mact_node_saved (node, 1);
+  g_autoptr(MactTensor) gy = mact_tensor_contiguous (grad_output);
+  g_autoptr(MactTensor) gx = NULL;
+  g_autoptr(MactTensor) gw = NULL;
+  g_autoptr(MactTensor) gb = NULL;
+
+  if (node->needs_grad[0] &&
+      (gx = mact_tensor_new_with_shape (x->ndim, x->shape, TRUE, error)) == NULL)
+    return FALSE;
+  if (node->needs_grad[1] &&
+      (gw = mact_tensor_new_with_shape (w->ndim, w->shape, TRUE, error)) == NULL)
+    return FALSE;
+  if (node->n_inputs > 2 && node->needs_grad[2] &&
+      (gb = mact_tensor_new_with_shape (1, &p->out_channels, FALSE, error)) == NULL)
+    return FALSE;
+
+  if (!conv_backward_impl (p, conv_op_name (p), mact_tensor_data (x), mact_tensor_data (w),
+                           mact_tensor_data (gy),
+                           gx != NULL ? mact_tensor_data (gx) : NULL,
+                           gw != NULL ? mact_tensor_data (gw) : NULL,
+                           gb != NULL ? mact_tensor_data (gb) : NULL, error))
+    return FALSE;
+
+  grad_inputs[0] = g_steal_pointer (&gx);
+  grad_inputs[1] = g_steal_pointer (&gw);
+  if (node->n_inputs > 2)
+    grad_inputs[2] = g_steal_pointer (&gb);
+  return TRUE;
+}
+
+static MactTensor *
+conv_nd (gint nsp, MactTensor *input, MactTensor *weight, MactTensor *bias,
+         const gint *stride, const gint *padding, const gint *dilation, gint groups,
+         GError **error)
+{
+  ConvParams p;
+  g_autoptr(MactTensor) xc = NULL;
+  g_autoptr(MactTensor) wc = NULL;
+  g_autoptr(MactTensor) bc = NULL;
+  g_autoptr(MactTensor) out = NULL;
+  gint64 out_shape[5];
+  gint ndim = 0;
+
+  if (!conv_params_init (&p, nsp, input, weight, bias, stride, padding, dilation, groups,
+                         error))
+    return NULL;
+
+  out_shape[ndim++] = p.batch;
+  out_shape[ndim++] = p.out_channels;
+  for (gint i = 3 - nsp; i < 3; i++)
+    out_shape[ndim++] = p.out[i];
+  out = mact_tensor_new_empty (ndim, out_shape, error);
+  if (out == NULL)
+    return NULL;
+
+  /* Plain copies: the graph is recorded against the caller's tensors below. */
+  MACT_NO_GRAD_BEGIN
+  xc = mact_tensor_contiguous (input);
+  wc = mact_tensor_contiguous (weight);
+  bc = bias != NULL ? mact_tensor_contiguous (bias) : NULL;
+  MACT_NO_GRAD_END
+
+  if (!conv_forward_impl (&p, conv_op_name (&p), mact_tensor_data (xc),
+                          mact_tensor_data (wc), bc != NULL ? mact_tensor_data (bc) : NULL,
+                          mact_tensor_data (out), error))
+    return NULL;
+
+  MactTensor *inputs[3] = { input, weight, bias };
+  guint n_inputs = bias != NULL ? 3 : 2;
+  if (mact_autograd_wants (inputs, n_inputs))
+    {
+      MactNode *node = mact_node_new (nsp == 2 ? "Conv2dBackward" : "Conv3dBackward",
+                                      conv_backward, inputs, n_inputs);
+      mact_node_save (node, xc);   /* 0 */
+      mact_node_save (node, wc);   /* 1 */
+      mact_node_set_ctx (node, g_memdup2 (&p, sizeof p), g_free);
+      mact_tensor_set_grad_fn (out, node);
+    }
+  return g_steal_pointer (&out);
+}
+
+/**
+ * mact_conv2d:
+ * @input: the input, [N, C_in, H, W]
+ * @weight: the filters, [C_out, C_in / @groups, kH, kW]
+ * @bias: (nullable): the bias, [C_out], or %NULL for none
+ * @stride: (nullable) (array fixed-size=2): the stride (height, width), or %NULL for 1
+ * @padding: (nullable) (array fixed-size=2): the zero padding on both sides of each
+ *   spatial dimension (height, width), or %NULL for 0
+ * @dilation: (nullable) (array fixed-size=2): the spacing between kernel elements
+ *   (height, width), or %NULL for 1
+ * @groups: the number of groups the channels are split into; must divide C_in and C_out
+ *   (C_in for a depthwise convolution)
+ * @error: return location for a #GError, or %NULL
+ *
+ * A 2-D convolution (a cross-correlation) as PyTorch's `F.conv2d`:
+ * output [N, C_out, H_out, W_out] with
+ * `H_out = (H + 2 * padding[0] - dilation[0] * (kH - 1) - 1) / stride[0] + 1`
+ * (and likewise for W).  Inputs may be non-contiguous.  Differentiable with respect to
+ * @input, @weight and @bias.
+ *
+ * Errors (%MACT_TENSOR_ERROR): %MACT_TENSOR_ERROR_SHAPE when @input or @weight is not 4-D
+ * or has an empty dimension, when C_in differs from the weight's C_in times @groups, when
+ * @bias is not [C_out], or when the dilated kernel is larger than the padded input;
+ * %MACT_TENSOR_ERROR_INVALID_ARGUMENT when @groups is < 1 or does not divide C_in or
+ * C_out, when a stride or dilation is not positive, or a padding is negative.
+ *
+ * Returns: (transfer full) (nullable): the output, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_conv2d (MactTensor *input, MactTensor *weight, MactTensor *bias, const gint *stride,
+             const gint *padding, const gint *dilation, gint groups, GError **error)
+{
+  g_return_val_if_fail (input != NULL, NULL);
+  g_return_val_if_fail (weight != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return conv_nd (2, input, weight, bias, stride, padding, dilation, groups, error);
+}
+
+/**
+ * mact_conv3d:
+ * @input: the input, [N, C_in, D, H, W]
+ * @weight: the filters, [C_out, C_in / @groups, kD, kH, kW]
+ * @bias: (nullable): the bias, [C_out], or %NULL for none
+ * @stride: (nullable) (array fixed-size=3): the stride (depth, height, width), or %NULL
+ *   for 1
+ * @padding: (nullable) (array fixed-size=3): the zero padding on both sides of each
+ *   spatial dimension (depth, height, width), or %NULL for 0
+ * @dilation: (nullable) (array fixed-size=3): the spacing between kernel elements
+ *   (depth, height, width), or %NULL for 1
+ * @groups: the number of groups the channels are split into; must divide C_in and C_out
+ * @error: return location for a #GError, or %NULL
+ *
+ * A 3-D convolution (a cross-correlation) as PyTorch's `F.conv3d`:
+ * output [N, C_out, D_out, H_out, W_out] with
+ * `D_out = (D + 2 * padding[0] - dilation[0] * (kD - 1) - 1) / stride[0] + 1`
+ * (and likewise for H and W).  Inputs may be non-contiguous.  Differentiable with respect
+ * to @input, @weight and @bias.
+ *
+ * Errors (%MACT_TENSOR_ERROR): %MACT_TENSOR_ERROR_SHAPE when @input or @weight is not 5-D
+ * or has an empty dimension, when C_in differs from the weight's C_in times @groups, when
+ * @bias is not [C_out], or when the dilated kernel is larger than the padded input;
+ * %MACT_TENSOR_ERROR_INVALID_ARGUMENT when @groups is < 1 or does not divide C_in or
+ * C_out, when a stride or dilation is not positive, or a padding is negative.
+ *
+ * Returns: (transfer full) (nullable): the output, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_conv3d (MactTensor *input, MactTensor *weight, MactTensor *bias, const gint *stride,
+             const gint *padding, const gint *dilation, gint groups, GError **error)
+{
+  g_return_val_if_fail (input != NULL, NULL);
+  g_return_val_if_fail (weight != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return conv_nd (3, input, weight, bias, stride, padding, dilation, groups, error);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Linear                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+typedef struct {
+  gint64 rows;          /* product of the input's leading dims */
+  gint64 in_features;
+  gint64 out_features;
+} LinearParams;
+
+static gboolean
+linear_backward (MactNode *node, MactTensor *grad_output, MactTensor **grad_inputs,
+                 GError **error)
+{
+  const LinearParams *p = node->ctx;
+  MactTensor *x = mact_node_saved (node, 0);
+  MactTensor *w = mact_node_saved (node, 1);
+  g_autoptr(MactTensor) gy = mact_tensor_contiguous (grad_output);
+  const float *gyd = mact_tensor_data (gy);
+
+  if (node->needs_grad[0])
+    {
+      /* gx[rows, in] = gy[rows, out] . w[out, in] */
+      MactTensor *gx = mact_tensor_new_with_shape (x->ndim, x->shape, FALSE, error);
+      if (gx == NULL)
+        return FALSE;
+      mact_gemm (FALSE, FALSE, p->rows, p->in_features, p->out_features, 1.0f,
+                 gyd, p->out_features, mact_tensor_data (w), p->in_features,
+                 0.0f, mact_tensor_data (gx), p->in_features);
+      grad_inputs[0] = gx;
+    }
+  if (node->needs_grad[1])
+    {
+      /* gw[out, in] = gy[rows, out]^T . x[rows, in] */
+      MactTensor *gw = mact_tensor_new_with_shape (w->ndim, w->shape, FALSE, error);
+      if (gw == NULL)
+        return FALSE;
+      mact_gemm (TRUE, FALSE, p->out_features, p->in_features, p->rows, 1.0f,
+                 gyd, p->out_features, mact_tensor_data (x), p->in_features,
+                 0.0f, mact_tensor_data (gw), p->in_features);
+      grad_inputs[1] = gw;
+    }
+  if (node->n_inputs > 2 && node->needs_grad[2])
+    {
+      MactTensor *gb = mact_tensor_new_with_shape (1, &p->out_features, FALSE, error);
+      if (gb == NULL)
+        return FALSE;
+      bias_grad (gyd, mact_tensor_data (gb), p->rows, p->out_features, 1);
+      grad_inputs[2] = gb;
+    }
+  return TRUE;
+}
+
+/**
+ * mact_linear:
+ * @input: the input, [..., in_features] with any number (including none) of leading
+ *   dimensions
+ * @weight: the weight, [out_features, in_features]
+ * @bias: (nullable): the bias, [out_features], or %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * A fully connected layer as PyTorch's `F.linear`: `input . weight^T + bias`, of shape
+ * [..., out_features].  Inputs may be non-contiguous.  Differentiable with respect to
+ * @input, @weight and @bias.
+ *
+ * Errors (%MACT_TENSOR_ERROR_SHAPE): @input has no dimension or an empty one, @weight is
+ * not 2-D or has an empty dimension, the last dimension of @input is not in_features, or
+ * @bias is not [out_features].
+ *
+ * Returns: (transfer full) (nullable): the output, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_linear (MactTensor *input, MactTensor *weight, MactTensor *bias, GError **error)
+{
+  LinearParams p;
+  gint64 out_shape[MACT_MAX_DIMS];
+  g_autoptr(MactTensor) xc = NULL;
+  g_autoptr(MactTensor) wc = NULL;
+  g_autoptr(MactTensor) bc = NULL;
+  g_autoptr(MactTensor) out = NULL;
+
+  g_return_val_if_fail (input != NULL, NULL);
+  g_return_val_if_fail (weight != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (input->ndim < 1)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "linear: expected an input [..., in_features], got a 0-D tensor");
+      return NULL;
+    }
+  if (weight->ndim != 2)
+    {
+      g_autofree gchar *s = mact_shape_format (weight->ndim, weight->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "linear: expected a 2-D weight [out_features, in_features], got %s", s);
+      return NULL;
+    }
+  if (!check_no_zero_dims ("linear", "input", input, error) ||
+      !check_no_zero_dims ("linear", "weight", weight, error))
+    return NULL;
+
+  p.in_features = weight->shape[1];
+  p.out_features = weight->shape[0];
+  if (input->shape[input->ndim - 1] != p.in_features)
+    {
+      g_autofree gchar *is = mact_shape_format (input->ndim, input->shape);
+      g_autofree gchar *ws = mact_shape_format (weight->ndim, weight->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "linear: input %s has %" G_GINT64_FORMAT " features, weight %s expects %"
+                   G_GINT64_FORMAT, is, input->shape[input->ndim - 1], ws, p.in_features);
+      return NULL;
+    }
+  if (bias != NULL && (bias->ndim != 1 || bias->shape[0] != p.out_features))
+    {
+      g_autofree gchar *bs = mact_shape_format (bias->ndim, bias->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "linear: expected a bias of shape [%" G_GINT64_FORMAT "], got %s",
+                   p.out_features, bs);
+      return NULL;
+    }
+
+  p.rows = 1;
+  for (gint i = 0; i < input->ndim - 1; i++)
+    {
+      p.rows *= input->shape[i];
+      out_shape[i] = input->shape[i];
+    }
+  out_shape[input->ndim - 1] = p.out_features;
+  out = mact_tensor_new_empty (input->ndim, out_shape, error);
+  if (out == NULL)
+    return NULL;
+
+  MACT_NO_GRAD_BEGIN
+  xc = mact_tensor_contiguous (input);
+  wc = mact_tensor_contiguous (weight);
+  bc = bias != NULL ? mact_tensor_contiguous (bias) : NULL;
+  MACT_NO_GRAD_END
+
+  /* y[rows, out] = x[rows, in] . w[out, in]^T */
+  mact_gemm (FALSE, TRUE, p.rows, p.out_features, p.in_features, 1.0f,
+             mact_tensor_data (xc), p.in_features, mact_tensor_data (wc), p.in_features,
+             0.0f, mact_tensor_data (out), p.out_features);
+  if (bc != NULL)
+    bias_add (mact_tensor_data (out), mact_tensor_data (bc), p.rows, p.out_features, 1);
+
+  MactTensor *inputs[3] = { input, weight, bias };
+  guint n_inputs = bias != NULL ? 3 : 2;
+  if (mact_autograd_wants (inputs, n_inputs))
+    {
+      MactNode *node = mact_node_new ("LinearBackward", linear_backward, inputs, n_inputs);
+      mact_node_save (node, xc);   /* 0 */
+      mact_node_save (node, wc);   /* 1 */
+      mact_node_set_ctx (node, g_memdup2 (&p, sizeof p), g_free);
+      mact_tensor_set_grad_fn (out, node);
+    }
+  return g_steal_pointer (&out);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Matmul                                                                               */
+/* ------------------------------------------------------------------------------------ */
+
+/* a is viewed as [batch_a..., m, k] and b as [batch_b..., k, n] (a 1-D a as [1, k], a 1-D
+ * b as [k, 1]); the batch dims broadcast to batch_shape. */
+typedef struct {
+  gint64   m, k, n;
+  gint     batch_ndim;
+  gint64   batch_shape[MACT_MAX_DIMS];
+  gint64   a_stride[MACT_MAX_DIMS];   /* in matrices; 0 along broadcast dims */
+  gint64   b_stride[MACT_MAX_DIMS];
+  gint64   batch;                     /* product of batch_shape */
+  gboolean fold;                      /* b is one matrix and a is not broadcast: fold a's
+                                       * batch into its rows and run a single GEMM */
+} MatmulParams;
+
+/* Matrix indices of a and b for output batch @t. */
+static inline void
+matmul_batch_offsets (const MatmulParams *p, gint64 t, gint64 *ia, gint64 *ib)
+{
+  gint64 a = 0, b = 0;
+
+  for (gint d = p->batch_ndim - 1; d >= 0; d--)
+    {
+      gint64 i = t % p->batch_shape[d];
+      t /= p->batch_shape[d];
+      a += i * p->a_stride[d];
+      b += i * p->b_stride[d];
+    }
+  *ia = a;
+  *ib = b;
+}
+
+/* Strides (in matrices) of a batch of shape @shape (@ndim dims) right-aligned against an
+ * output batch of @out_ndim dims, with 0 along broadcast dims. */
+static void
+matmul_batch_strides (gint ndim, const gint64 *shape, gint out_ndim, gint64 *strides)
+{
+  gint64 s = 1;
+
+  for (gint d = out_ndim - 1; d >= 0; d--)
+    {
+      gint src = d - (out_ndim - ndim);
+      if (src < 0 || shape[src] == 1)
+        strides[d] = 0;
+      else
+        strides[d] = s;
+      if (src >= 0)
+        s *= shape[src];
+    }
+}
+
+static gboolean
+matmul_backward (MactNode *node, MactTensor *grad_output, MactTensor **grad_inputs,
+                 GError **error)
+{
+  const MatmulParams *p = node->ctx;
+  MactTensor *a = mact_node_saved (node, 0);
+  MactTensor *b = mact_node_saved (node, 1);
+  g_autoptr(MactTensor) gy = mact_tensor_contiguous (grad_output);
+  g_autoptr(MactTensor) ga = NULL;
+  g_autoptr(MactTensor) gb = NULL;
+  const gint64 m = p->m, k = p->k, n = p->n;
+  const float *ad = mact_tensor_data (a), *bd = mact_tensor_data (b);
+  const float *gyd = mact_tensor_data (gy);
+
+  /* Zero-filled: broadcast batches accumulate into the same matrix. */
+  if (node->needs_grad[0] &&
+      (ga = mact_tensor_new_with_shape (a->ndim, a->shape, TRUE, error)) == NULL)
+    return FALSE;
+  if (node->needs_grad[1] &&
+      (gb = mact_tensor_new_with_shape (b->ndim, b->shape, TRUE, error)) == NULL)
+    return FALSE;
+
+  if (p->fold)
+    {
+      gint64 rows = p->batch * m;
+      if (ga != NULL)   /* ga[rows, k] = gy[rows, n] . b[k, n]^T */
+        mact_gemm (FALSE, TRUE, rows, k, n, 1.0f, gyd, n, bd, n,
+                   0.0f, mact_tensor_data (ga), k);
+      if (gb != NULL)   /* gb[k, n] = a[rows, k]^T . gy[rows, n] */
+        mact_gemm (TRUE, FALSE, k, n, rows, 1.0f, ad, k, gyd, n,
+                   0.0f, mact_tensor_data (gb), n);
+    }
+  else
+    {
+      for (gint64 t = 0; t < p->batch; t++)
+        {
+          gint64 ia, ib;
+          const float *gyt = gyd + t * m * n;
+          matmul_batch_offsets (p, t, &ia, &ib);
+          if (ga != NULL)
+            mact_gemm (FALSE, TRUE, m, k, n, 1.0f, gyt, n, bd + ib * k * n, n,
+                       1.0f, mact_tensor_data (ga) + ia * m * k, k);
+          if (gb != NULL)
+            mact_gemm (TRUE, FALSE, k, n, m, 1.0f, ad + ia * m * k, k, gyt, n,
+                       1.0f, mact_tensor_data (gb) + ib * k * n, n);
+        }
+    }
+
+  grad_inputs[0] = g_steal_pointer (&ga);
+  grad_inputs[1] = g_steal_pointer (&gb);
+  return TRUE;
+}
+
+/**
+ * mact_matmul:
+ * @a: the left operand, at least 1-D
+ * @b: the right operand, at least 1-D
+ * @error: return location for a #GError, or %NULL
+ *
+ * The matrix product as PyTorch's `torch.matmul`:
+ *
+ * - 2-D x 2-D: [m, k] x [k, n] gives [m, n];
+ * - 1-D x 1-D: the dot product, a 0-D tensor;
+ * - 1-D x N-D: @a [k] is treated as [1, k] and the m dimension is removed from the
+ *   result; N-D x 1-D: @b [k] is treated as [k, 1] and the n dimension is removed;
+ * - batched: when either operand has more than 2 dimensions, the dimensions before the
+ *   last two are batch dimensions, which broadcast as in PyTorch (e.g. [2, 3, 4] x [4, 5]
+ *   gives [2, 3, 5] and [2, 1, 3, 4] x [5, 4, 2] gives [2, 5, 3, 2]).
+ *
+ * Inputs may be non-contiguous.  Differentiable with respect to @a and @b.
+ *
+ * Errors (%MACT_TENSOR_ERROR_SHAPE): an operand is 0-D or has an empty dimension, the
+ * inner dimensions differ, or the batch dimensions do not broadcast.
+ *
+ * Returns: (transfer full) (nullable): the product, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_matmul (MactTensor *a, MactTensor *b, GError **error)
+{
+  MatmulParams p;
+  gint64 out_shape[MACT_MAX_DIMS];
+  gint out_ndim;
+  gint64 a_rows, b_cols;
+  g_autoptr(MactTensor) ac = NULL;
+  g_autoptr(MactTensor) bc = NULL;
+  g_autoptr(MactTensor) out = NULL;
+
+  g_return_val_if_fail (a != NULL, NULL);
+  g_return_val_if_fail (b != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  memset (&p, 0, sizeof p);
+  if (a->ndim < 1 || b->ndim < 1)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "matmul: both operands must be at least 1-D, got %d-D and %d-D",
+                   a->ndim, b->ndim);
+      return NULL;
+    }
+  if (!check_no_zero_dims ("matmul", "the left operand", a, error) ||
+      !check_no_zero_dims ("matmul", "the right operand", b, error))
+    return NULL;
+
+  gint a_bnd = MAX (a->ndim - 2, 0), b_bnd = MAX (b->ndim - 2, 0);
+  p.m = a->ndim >= 2 ? a->shape[a->ndim - 2] : 1;
+  p.k = a->shape[a->ndim - 1];
+  gint64 bk = b->ndim >= 2 ? b->shape[b->ndim - 2] : b->shape[0];
+  p.n = b->ndim >= 2 ? b->shape[b->ndim - 1] : 1;
+  if (bk != p.k)
+    {
+      g_autofree gchar *as = mact_shape_format (a->ndim, a->shape);
+      g_autofree gchar *bs = mact_shape_format (b->ndim, b->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "matmul: inner dimensions differ: %s x %s (%" G_GINT64_FORMAT " vs %"
+                   G_GINT64_FORMAT ")", as, bs, p.k, bk);
+      return NULL;
+    }
+  if (!mact_broadcast_shapes (a_bnd, a->shape, b_bnd, b->shape, &p.batch_ndim,
+                              p.batch_shape, error))
+    {
+      g_prefix_error (error, "matmul: batch dimensions: ");
+      return NULL;
+    }
+  matmul_batch_strides (a_bnd, a->shape, p.batch_ndim, p.a_stride);
+  matmul_batch_strides (b_bnd, b->shape, p.batch_ndim, p.b_stride);
+
+  p.batch = 1;
+  a_rows = 1;
+  b_cols = 1;
+  for (gint d = 0; d < a_bnd; d++)
+    a_rows *= a->shape[d];
+  for (gint d = 0; d < b_bnd; d++)
+    b_cols *= b->shape[d];
+  out_ndim = 0;
+  for (gint d = 0; d < p.batch_ndim; d++)
+    {
+      p.batch *= p.batch_shape[d];
+      out_shape[out_ndim++] = p.batch_shape[d];
+    }
+  if (a->ndim >= 2)
+    out_shape[out_ndim++] = p.m;
+  if (b->ndim >= 2)
+    out_shape[out_ndim++] = p.n;
+  /* b holds a single matrix and a one per output batch: one GEMM over all rows. */
+  p.fold = b_cols == 1 && a_rows == p.batch;
+
+  out = mact_tensor_new_empty (out_ndim, out_shape, error);
+  if (out == NULL)
+    return NULL;
+
+  MACT_NO_GRAD_BEGIN
+  ac = mact_tensor_contiguous (a);
+  bc = mact_tensor_contiguous (b);
+  MACT_NO_GRAD_END
+
+  const float *ad = mact_tensor_data (ac), *bd = mact_tensor_data (bc);
+  float *yd = mact_tensor_data (out);
+  if (p.fold)
+    mact_gemm (FALSE, FALSE, p.batch * p.m, p.n, p.k, 1.0f, ad, p.k, bd, p.n,
+               0.0f, yd, p.n);
+  else
+    for (gint64 t = 0; t < p.batch; t++)
+      {
+        gint64 ia, ib;
+        matmul_batch_offsets (&p, t, &ia, &ib);
+        mact_gemm (FALSE, FALSE, p.m, p.n, p.k, 1.0f, ad + ia * p.m * p.k, p.k,
+                   bd + ib * p.k * p.n, p.n, 0.0f, yd + t * p.m * p.n, p.n);
+      }
+
+  MactTensor *inputs[2] = { a, b };
+  if (mact_autograd_wants (inputs, 2))
+    {
+      MactNode *node = mact_node_new ("MatmulBackward", matmul_backward, inputs, 2);
+      mact_node_save (node, ac);   /* 0 */
+      mact_node_save (node, bc);   /* 1 */
+      mact_node_set_ctx (node, g_memdup2 (&p, sizeof p), g_free);
+      mact_tensor_set_grad_fn (out, node);
+    }
+  return g_steal_pointer (&out);
+}

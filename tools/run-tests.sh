@@ -1,0 +1,35 @@
+#!/bin/sh
+# The test command: installs what is missing, builds with warnings as errors (gcc, and a
+# compile-only check with clang), runs the unit suite, then the same suite under valgrind.
+# Prints a closing "N passed, N failed" line counting the cmocka cases of both runs.
+set -u
+cd "$(dirname "$0")/.."
+
+tools/install-deps.sh || exit 1
+
+status=0
+rm -rf build-ci build-ci-clang
+
+meson setup build-ci -Dwerror=true --buildtype=debugoptimized || exit 1
+ninja -C build-ci || exit 1
+
+CC=clang meson setup build-ci-clang -Dwerror=true -Dtests=true || exit 1
+ninja -C build-ci-clang || exit 1
+
+meson test -C build-ci --suite unit --print-errorlogs --num-processes 2 || status=1
+meson test -C build-ci --suite unit --setup valgrind --print-errorlogs --num-processes 2 || status=1
+
+passed=0
+failed=0
+for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt; do
+  [ -f "$log" ] || continue
+  p=$(grep -cE '^ok [0-9]+' "$log")
+  f=$(grep -cE '^not ok [0-9]+' "$log")
+  passed=$((passed + p))
+  failed=$((failed + f))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+  failed=1   # a test binary crashed or timed out before reporting its cases
+fi
+echo "mact: $passed passed, $failed failed"
+exit $status
