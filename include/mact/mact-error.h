@@ -24,7 +24,7 @@ G_BEGIN_DECLS
  *   shapes that do not broadcast, a kernel larger than the padded input, an empty input,
  *   a dimension index out of range.
  * @MACT_TENSOR_ERROR_INVALID_ARGUMENT: a non-shape argument is invalid: a negative
- *   stride, a probability outside [0, 1), a label outside [0, num_classes), groups that do
+ *   stride, a probability outside [0, 1], a label outside [0, num_classes), groups that do
  *   not divide the channels.
  * @MACT_TENSOR_ERROR_OVERFLOW: a size computation overflows, or a dimension is negative.
  * @MACT_TENSOR_ERROR_NO_MEMORY: the storage for a tensor could not be allocated.
