@@ -12,5 +12,17 @@
 #include <mact/mact-tensor.h>
 #include <mact/mact-autograd.h>
 #include <mact/mact-ops.h>
+#include <mact/mact-tensor-dict.h>
+#include <mact/mact-module.h>
+#include <mact/mact-layers.h>
+#include <mact/mact-backbone.h>
+#include <mact/mact-neck.h>
+#include <mact/mact-loss.h>
+#include <mact/mact-head.h>
+#include <mact/mact-blending.h>
+#include <mact/mact-plugin.h>
+#include <mact/mact-config.h>
+#include <mact/mact-registry.h>
+#include <mact/mact-recognizer.h>
 
 #undef __MACT_H_INSIDE__

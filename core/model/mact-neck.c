@@ -1,0 +1,1 @@
+#include "mact-tensor-private.h"

@@ -1,0 +1,181 @@
+/* mact-plugin.h: what a plugin .so exports, and how it registers its block types. */
+#pragma once
+
+#if !defined(__MACT_H_INSIDE__) && !defined(MACT_COMPILATION)
+#error "Only <mact/mact.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+#include <mact/mact-version-macros.h>
+
+G_BEGIN_DECLS
+
+/**
+ * MACT_PLUGIN_MAGIC:
+ *
+ * The first field of every #MactPluginDesc; guards against a wrong or garbage symbol.
+ */
+#define MACT_PLUGIN_MAGIC 0x4d414354u   /* "MACT" */
+/**
+ * MACT_PLUGIN_ABI_VERSION:
+ *
+ * Bumped on any incompatible change a plugin can see: #MactPluginDesc, the class
+ * structures of #MactModule and the kinds, inline helpers.
+ */
+#define MACT_PLUGIN_ABI_VERSION 1u
+/**
+ * MACT_PLUGIN_ENTRY_SYMBOL:
+ *
+ * The symbol the loader looks up in each plugin file.
+ */
+#define MACT_PLUGIN_ENTRY_SYMBOL "mact_plugin_get_desc"
+
+/**
+ * MACT_PLUGIN_ERROR:
+ *
+ * Error domain for loading plugins.  Errors in this domain are from #MactPluginError.
+ */
+#define MACT_PLUGIN_ERROR (mact_plugin_error_quark ())
+
+/**
+ * MactPluginError:
+ * @MACT_PLUGIN_ERROR_OPEN: dlopen failed (missing dependency, undefined symbol, not an
+ *   ELF object, wrong architecture).
+ * @MACT_PLUGIN_ERROR_NOT_A_PLUGIN: the file exports no `mact_plugin_get_desc`.
+ * @MACT_PLUGIN_ERROR_ABI_MISMATCH: bad magic, plugin ABI version, or a plugin built for a
+ *   newer core.
+ * @MACT_PLUGIN_ERROR_INVALID_DESC: a required descriptor field is missing, or family and
+ *   name do not match the directory and file name.
+ * @MACT_PLUGIN_ERROR_INIT_FAILED: the plugin's init function failed.
+ * @MACT_PLUGIN_ERROR_INVALID_TYPE: a registered type is not a concrete #MactModule kind,
+ *   or its name is malformed.
+ * @MACT_PLUGIN_ERROR_WRONG_FAMILY: a registered type name is not in the plugin's family.
+ * @MACT_PLUGIN_ERROR_DUPLICATE_TYPE: a type name is already provided by another plugin.
+ *
+ * Error codes in the %MACT_PLUGIN_ERROR domain.
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  MACT_PLUGIN_ERROR_OPEN,
+  MACT_PLUGIN_ERROR_NOT_A_PLUGIN,
+  MACT_PLUGIN_ERROR_ABI_MISMATCH,
+  MACT_PLUGIN_ERROR_INVALID_DESC,
+  MACT_PLUGIN_ERROR_INIT_FAILED,
+  MACT_PLUGIN_ERROR_INVALID_TYPE,
+  MACT_PLUGIN_ERROR_WRONG_FAMILY,
+  MACT_PLUGIN_ERROR_DUPLICATE_TYPE,
+} MactPluginError;
+
+MACT_AVAILABLE_IN_0_1
+GQuark mact_plugin_error_quark (void);
+
+#define MACT_TYPE_PLUGIN (mact_plugin_get_type ())
+MACT_AVAILABLE_IN_0_1
+G_DECLARE_FINAL_TYPE (MactPlugin, mact_plugin, MACT, PLUGIN, GObject)
+
+/**
+ * MactPluginInitFunc:
+ * @plugin: the plugin being loaded
+ * @error: return location for a #GError
+ *
+ * Registers the plugin's types with mact_plugin_add_type().  Must be cheap: no weights,
+ * no threads, no BLAS.
+ *
+ * Returns: %TRUE on success
+ */
+typedef gboolean (*MactPluginInitFunc) (MactPlugin *plugin, GError **error);
+
+/**
+ * MactPluginDesc:
+ * @magic: %MACT_PLUGIN_MAGIC
+ * @abi_version: %MACT_PLUGIN_ABI_VERSION at build time
+ * @core_major: %MACT_MAJOR_VERSION at build time
+ * @core_minor: %MACT_MINOR_VERSION at build time
+ * @name: the plugin's name, `[a-z0-9_]+`; must match the file name
+ *   (`libmact-<family>-<name>.so`, with `-` for `_`)
+ * @family: "native", "cls" or "tv"; must match the directory
+ * @description: one line
+ * @version: the plugin's own version
+ * @license: an SPDX expression
+ * @origin: a URL or package name
+ * @init: registers the types
+ *
+ * What a plugin exports.  Write it with MACT_PLUGIN_DEFINE().
+ *
+ * Since: 0.1
+ */
+typedef struct {
+  guint32             magic;
+  guint32             abi_version;
+  guint16             core_major;
+  guint16             core_minor;
+  const char         *name;
+  const char         *family;
+  const char         *description;
+  const char         *version;
+  const char         *license;
+  const char         *origin;
+  MactPluginInitFunc  init;
+  /*< private >*/
+  gpointer            _mact_reserved[8];
+} MactPluginDesc;
+
+typedef const MactPluginDesc *(*MactPluginGetDescFunc) (void);
+
+#define MACT_PLUGIN_EXPORT __attribute__ ((visibility ("default")))
+
+#define _MACT_PLUGIN_SYM(family, name) \
+  G_PASTE (G_PASTE (G_PASTE (mact_plugin_, family), G_PASTE (_, name)), _get_desc)
+
+#ifdef MACT_PLUGIN_STATIC
+# define _MACT_PLUGIN_DYNAMIC_ENTRY
+#else
+# define _MACT_PLUGIN_DYNAMIC_ENTRY                                                   \
+  MACT_PLUGIN_EXPORT const MactPluginDesc *mact_plugin_get_desc (void);                \
+  const MactPluginDesc *mact_plugin_get_desc (void) { return &_mact_plugin_desc; }
+#endif
+
+/**
+ * MACT_PLUGIN_DEFINE:
+ * @family: the family, a bare identifier: native, cls or tv
+ * @name: the plugin's name, a bare identifier matching its file name
+ * @description: a string
+ * @init: a #MactPluginInitFunc
+ * @version: a string
+ * @license: a string (SPDX)
+ * @origin: a string
+ *
+ * Defines the plugin's descriptor and its entry point.  With `MACT_PLUGIN_STATIC`
+ * defined, only `mact_plugin_<family>_<name>_get_desc()` is emitted, for linking a plugin
+ * into a program and adding it with mact_registry_add_static_plugin().
+ */
+#define MACT_PLUGIN_DEFINE(family, name, description, init, version, license, origin)   \
+  static const MactPluginDesc _mact_plugin_desc = {                                     \
+    MACT_PLUGIN_MAGIC, MACT_PLUGIN_ABI_VERSION, MACT_MAJOR_VERSION, MACT_MINOR_VERSION,  \
+    G_STRINGIFY (name), G_STRINGIFY (family), description, version, license, origin,    \
+    init, { NULL, }                                                                     \
+  };                                                                                    \
+  MACT_PLUGIN_EXPORT const MactPluginDesc *_MACT_PLUGIN_SYM (family, name) (void);       \
+  const MactPluginDesc *_MACT_PLUGIN_SYM (family, name) (void) { return &_mact_plugin_desc; } \
+  _MACT_PLUGIN_DYNAMIC_ENTRY
+
+MACT_AVAILABLE_IN_0_1
+gboolean     mact_plugin_add_type        (MactPlugin  *plugin,
+                                          const char  *type_name,
+                                          GType        type,
+                                          GError     **error);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_name        (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_family      (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_filename    (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_description (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_version     (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+const char  *mact_plugin_get_license     (MactPlugin  *plugin);
+
+G_END_DECLS
