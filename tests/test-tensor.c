@@ -136,6 +136,14 @@ test_views_share_storage (void **state)
   assert_int_equal (mact_tensor_get_size (un, 1), 1);
   g_autoptr(MactTensor) sq = mact_tensor_squeeze (un, 1, &error);
   assert_int_equal (mact_tensor_get_ndim (sq), 3);
+  const gint64 ones_shape[] = { 1, 2, 1, 3, 1 };
+  g_autoptr(MactTensor) ones = mact_tensor_new (5, ones_shape, NULL);
+  g_autoptr(MactTensor) sqa = mact_tensor_squeeze_all (ones, &error);
+  g_autofree char *sqa_s = mact_tensor_shape_to_string (sqa);
+  assert_string_equal (sqa_s, "[2, 3]");
+  g_autoptr(MactTensor) one = mact_tensor_new (2, (gint64[]) { 1, 1 }, NULL);
+  g_autoptr(MactTensor) sq0 = mact_tensor_squeeze_all (one, &error);
+  assert_int_equal (mact_tensor_get_ndim (sq0), 0);
   g_autoptr(MactTensor) fl = mact_tensor_flatten (t, 1, -1, &error);
   assert_int_equal (mact_tensor_get_size (fl, 1), 12);
 

@@ -35,20 +35,6 @@ check_reduction (MactReduction reduction, const char *op, GError **error)
   return TRUE;
 }
 
-static gboolean
-check_not_empty (MactTensor *t, const char *op, const char *what, GError **error)
-{
-  for (gint d = 0; d < t->ndim; d++)
-    if (t->shape[d] <= 0)
-      {
-        g_autofree gchar *s = mact_shape_format (t->ndim, t->shape);
-        g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
-                     "%s: %s must not be empty, got shape %s", op, what, s);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 /* input [N, C, ...]: fills n, c and s (the product of the dims after C). */
 static gboolean
 check_class_input (MactTensor *input, const char *op, gint64 *n, gint64 *c, gint64 *s,
@@ -61,7 +47,7 @@ check_class_input (MactTensor *input, const char *op, gint64 *n, gint64 *c, gint
                    "%s: expected input of shape [N, C] or [N, C, d1, ...], got %s", op, shp);
       return FALSE;
     }
-  if (!check_not_empty (input, op, "input", error))
+  if (!mact_check_not_empty (input, op, "input", error))
     return FALSE;
   *n = input->shape[0];
   *c = input->shape[1];
@@ -829,7 +815,7 @@ mact_binary_cross_entropy_with_logits (MactTensor *input, MactTensor *target,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!check_reduction (reduction, op, error) ||
-      !check_not_empty (input, op, "input", error))
+      !mact_check_not_empty (input, op, "input", error))
     return NULL;
   if (!mact_shape_equal (target->ndim, target->shape, input->ndim, input->shape))
     {

@@ -17,20 +17,6 @@ grain_for (gint64 elements_per_item)
   return MAX (1, NN_GRAIN_ELEMENTS / MAX (1, elements_per_item));
 }
 
-static gboolean
-check_not_empty (MactTensor *t, const char *op, const char *what, GError **error)
-{
-  for (gint d = 0; d < t->ndim; d++)
-    if (t->shape[d] <= 0)
-      {
-        g_autofree gchar *s = mact_shape_format (t->ndim, t->shape);
-        g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
-                     "%s: %s must not be empty, got shape %s", op, what, s);
-        return FALSE;
-      }
-  return TRUE;
-}
-
 /* Checks that @t (nullable) is a 1-D tensor of @c elements. */
 static gboolean
 check_channel_vector (MactTensor *t, gint64 c, const char *op, const char *what,
@@ -322,7 +308,7 @@ mact_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *runnin
                    "%s: expected a 2-D to 5-D input [N, C, ...], got shape %s", op, s);
       return NULL;
     }
-  if (!check_not_empty (input, op, "input", error))
+  if (!mact_check_not_empty (input, op, "input", error))
     return NULL;
 
   const gint64 n = input->shape[0], c = input->shape[1];
@@ -554,7 +540,7 @@ softmax_common (MactTensor *input, gint dim, gboolean log, GError **error)
                        "%s: %s", op, local->message);
           return NULL;
         }
-      if (!check_not_empty (input, op, "input", error))
+      if (!mact_check_not_empty (input, op, "input", error))
         return NULL;
     }
 
@@ -828,7 +814,7 @@ mact_one_hot (MactTensor *labels, gint64 num_classes, GError **error)
                    MACT_MAX_DIMS, labels->ndim);
       return NULL;
     }
-  if (!check_not_empty (labels, op, "labels", error))
+  if (!mact_check_not_empty (labels, op, "labels", error))
     return NULL;
 
   g_autoptr(MactTensor) lc = mact_tensor_contiguous (labels);

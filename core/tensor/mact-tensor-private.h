@@ -92,6 +92,10 @@ gboolean     mact_broadcast_shapes      (gint ndim_a, const gint64 *a, gint ndim
                                          const gint64 *b, gint *ndim_out, gint64 *out,
                                          GError **error);
 
+/* GError SHAPE "<op>: <what> must not be empty, got shape [..]" when a size is 0. */
+gboolean     mact_check_not_empty       (MactTensor *t, const char *op, const char *what,
+                                         GError **error);
+
 /* Creates a tensor viewing @storage (ref taken). */
 MactTensor  *mact_tensor_new_view_of    (MactStorage *storage, gint64 offset, gint ndim,
                                          const gint64 *shape, const gint64 *strides);

@@ -195,6 +195,29 @@ mact_tensor_squeeze (MactTensor *self, gint dim, GError **error)
 }
 
 /**
+ * mact_tensor_squeeze_all:
+ * @self: a tensor
+ * @error: return location for a #GError
+ *
+ * As PyTorch's `squeeze()` without a dimension: removes every dimension of size 1.
+ *
+ * Returns: (transfer full) (nullable): the result, or %NULL on error
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_tensor_squeeze_all (MactTensor *self, GError **error)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  gint64 shape[MACT_MAX_DIMS];
+  gint n = 0;
+  for (gint i = 0; i < self->ndim; i++)
+    if (self->shape[i] != 1)
+      shape[n++] = self->shape[i];
+  return mact_tensor_reshape (self, n, shape, error);
+}
+
+/**
  * mact_tensor_unsqueeze:
  * @self: a tensor
  * @dim: where to insert a dimension of size 1, in [-ndim-1, ndim]

@@ -173,6 +173,20 @@ mact_broadcast_shapes (gint ndim_a, const gint64 *a, gint ndim_b, const gint64 *
   return TRUE;
 }
 
+gboolean
+mact_check_not_empty (MactTensor *t, const char *op, const char *what, GError **error)
+{
+  for (gint d = 0; d < t->ndim; d++)
+    if (t->shape[d] <= 0)
+      {
+        g_autofree gchar *s = mact_shape_format (t->ndim, t->shape);
+        g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                     "%s: %s must not be empty, got shape %s", op, what, s);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------ creation */
 
 MactTensor *

@@ -51,6 +51,8 @@ JsonNode *mact_config_load_data     (const char    *data,
                                      gssize         length,
                                      GError       **error);
 MACT_AVAILABLE_IN_0_1
+JsonNode *mact_config_copy          (JsonNode      *node);
+MACT_AVAILABLE_IN_0_1
 gboolean  mact_config_value_to_gvalue (JsonNode    *value,
                                        GParamSpec  *pspec,
                                        const char  *block,

@@ -37,6 +37,22 @@ typedef enum {
   MACT_ACTIVATION_HARDSWISH,
 } MactActivationKind;
 
+/**
+ * MactConvBias:
+ * @MACT_CONV_BIAS_AUTO: a bias only when no norm follows (mmcv's `bias='auto'`)
+ * @MACT_CONV_BIAS_FALSE: no bias
+ * @MACT_CONV_BIAS_TRUE: a bias
+ *
+ * Whether the convolution of a #MactConvModule has a bias (its `bias` property).
+ *
+ * Since: 0.1
+ */
+typedef enum {
+  MACT_CONV_BIAS_AUTO,
+  MACT_CONV_BIAS_FALSE,
+  MACT_CONV_BIAS_TRUE,
+} MactConvBias;
+
 /* Conv2d / Conv3d: properties dims (2|3), in-channels, out-channels, kernel-size, stride,
  * padding, dilation (int tuples "ax", one value broadcasts), groups, bias. */
 #define MACT_TYPE_CONV (mact_conv_get_type ())
@@ -126,8 +142,12 @@ MACT_AVAILABLE_IN_0_1
 guint       mact_sequential_get_length (MactSequential *self);
 
 /* ConvModule (mmcv): conv [+ norm] [+ activation] in that order, children "conv", "bn"
- * (BatchNorm; "gn" would be GroupNorm) and "activate"; bias "auto" means no bias when a
- * norm follows.  norm_dims 0 = no norm; has_act FALSE = no activation. */
+ * (BatchNorm; "gn" would be GroupNorm) and "activate".  Properties: the Conv ones but
+ * bias, which is a #MactConvBias ("auto", the default, means no bias when a norm
+ * follows), with-norm (FALSE; a BatchNorm of the conv's dims), norm-eps (1e-5),
+ * norm-momentum (0.1), has-act (TRUE) and act (ReLU).  Built as mmcv builds it: the conv
+ * and norm are then initialised by init_weights (kaiming_normal fan_out for the conv,
+ * ones and zeros for the norm). */
 #define MACT_TYPE_CONV_MODULE (mact_conv_module_get_type ())
 MACT_AVAILABLE_IN_0_1
 G_DECLARE_FINAL_TYPE (MactConvModule, mact_conv_module, MACT, CONV_MODULE, MactModule)

@@ -63,7 +63,9 @@ G_DECLARE_DERIVABLE_TYPE (MactModule, mact_module, MACT, MODULE, GObject)
  *   properties set: validate them and create parameters, buffers and children.  Chain up
  *   first.
  * @forward: computes outputs from inputs.  Both arrays hold #MactTensor; the result is a
- *   new array (a tuple when it has several entries).
+ *   new array (a tuple when it has several entries) that owns a reference to each
+ *   tensor (free function mact_tensor_unref()).  Call children through
+ *   mact_module_forward() so their hooks run.
  * @init_weights: (re)initialises parameters; the default calls it on every child.
  * @set_training: switches train/eval mode; the default sets the flag on this module and
  *   every child.  Override to keep parts frozen (norm_eval).
@@ -118,7 +120,7 @@ MACT_AVAILABLE_IN_0_1
 MactModule *mact_module_new                 (GType          type,
                                              GError       **error,
                                              const char    *first_property_name,
-                                             ...) G_GNUC_NULL_TERMINATED;
+                                             ...);
 
 /* structure, for subclasses building themselves */
 MACT_AVAILABLE_IN_0_1

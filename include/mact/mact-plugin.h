@@ -177,5 +177,7 @@ MACT_AVAILABLE_IN_0_1
 const char  *mact_plugin_get_version     (MactPlugin  *plugin);
 MACT_AVAILABLE_IN_0_1
 const char  *mact_plugin_get_license     (MactPlugin  *plugin);
+MACT_AVAILABLE_IN_0_1
+gchar      **mact_plugin_dup_type_names  (MactPlugin  *plugin);
 
 G_END_DECLS

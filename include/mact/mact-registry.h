@@ -78,6 +78,9 @@ MACT_AVAILABLE_IN_0_1
 gchar       **mact_registry_dup_load_errors     (MactRegistry  *self,
                                                  const char    *family);
 MACT_AVAILABLE_IN_0_1
+GError       *mact_registry_dup_load_error      (MactRegistry  *self,
+                                                 const char    *file);
+MACT_AVAILABLE_IN_0_1
 gboolean      mact_registry_family_is_loaded    (MactRegistry  *self,
                                                  const char    *family);
 MACT_AVAILABLE_IN_0_1
@@ -88,6 +91,8 @@ MactModule   *mact_registry_create_block        (MactRegistry  *self,
                                                  const char   **names,
                                                  const GValue  *values,
                                                  GError       **error);
+MACT_AVAILABLE_IN_0_1
+const char   *mact_registry_type_name_of        (GType          type);
 MACT_AVAILABLE_IN_0_1
 MactModule   *mact_registry_build_from_json     (MactRegistry  *self,
                                                  JsonNode      *config,

@@ -170,6 +170,9 @@ MactTensor  *mact_tensor_squeeze         (MactTensor     *self,
                                           gint            dim,
                                           GError        **error);
 MACT_AVAILABLE_IN_0_1
+MactTensor  *mact_tensor_squeeze_all     (MactTensor     *self,
+                                          GError        **error);
+MACT_AVAILABLE_IN_0_1
 MactTensor  *mact_tensor_unsqueeze       (MactTensor     *self,
                                           gint            dim,
                                           GError        **error);
