@@ -1274,3 +1274,58 @@ mact_recognizer_val_step (MactRecognizer *self, MactTensorDict *data_batch, Mact
   g_return_val_if_fail (data_batch != NULL && loss != NULL && log_vars != NULL, FALSE);
   return step (self, data_batch, loss, log_vars, num_samples, error);
 }
+
+/**
+ * mact_recognizer_load_weights:
+ * @self: a recognizer
+ * @path: (type filename): a safetensors file, such as tools/convert-checkpoint.py
+ *   writes from an mmaction2 or torchvision checkpoint
+ * @strict: whether the file's keys must match the recognizer's exactly
+ * @error: return location for a #GError, or %NULL
+ *
+ * Loads weights into the recognizer: the file is read with mact_safetensors_load() and
+ * its tensors are copied into the parameters and buffers by
+ * mact_module_load_state_dict().  Keys are PyTorch's, unchanged (`backbone.*`, `neck.*`,
+ * `cls_head.*`), so an mmaction2 checkpoint's state dict loads as it is.  With @strict
+ * %FALSE the keys in both are loaded and the others are ignored (listed in a debug
+ * message); shape mismatches are an error in either mode.  On error nothing is
+ * modified.
+ *
+ * Errors: %MACT_IO_ERROR codes for the file (see mact_safetensors_load());
+ * %MACT_MODULE_ERROR_STATE_DICT naming the file and every offending key.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_recognizer_load_weights (MactRecognizer *self, const char *path, gboolean strict,
+                              GError **error)
+{
+  g_return_val_if_fail (MACT_IS_RECOGNIZER (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_autoptr(MactTensorDict) weights = mact_safetensors_load (path, NULL, error);
+  if (weights == NULL)
+    return FALSE;
+
+  g_auto(GStrv) missing = NULL;
+  g_auto(GStrv) unexpected = NULL;
+  if (!mact_module_load_state_dict (MACT_MODULE (self), weights, strict, &missing,
+                                    &unexpected, error))
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_prefix_error (error, "%s: ", display);
+      return FALSE;
+    }
+  if (missing[0] != NULL || unexpected[0] != NULL)
+    {
+      g_autofree char *display = g_filename_display_name (path);
+      g_autofree char *missing_list = g_strjoinv (", ", missing);
+      g_autofree char *unexpected_list = g_strjoinv (", ", unexpected);
+      g_debug ("%s: loaded non-strictly; missing keys: [%s]; unexpected keys: [%s]",
+               display, missing_list, unexpected_list);
+    }
+  return TRUE;
+}

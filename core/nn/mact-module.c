@@ -784,6 +784,194 @@ mact_module_named_parameters (MactModule *self)
   return dict;
 }
 
+/* Whether @key names a buffer called num_batches_tracked (BatchNorm's update count). */
+static gboolean
+is_batch_count (MactModule *self, const char *key, MactTensor *own)
+{
+  const char *dot = strrchr (key, '.');
+  const char *leaf = dot != NULL ? dot + 1 : key;
+  return g_str_equal (leaf, "num_batches_tracked") &&
+         mact_module_get_buffer (self, key) == own;
+}
+
+/* PyTorch stores BatchNorm's num_batches_tracked as a 0-D tensor, but checkpoints written
+ * by older code or converted through other tools sometimes hold it as shape [1]; the
+ * value is the same single count, so such a pair is accepted for that buffer only. */
+static gboolean
+is_batch_count_pair (MactModule *self, const char *key, MactTensor *own, MactTensor *given)
+{
+  return is_batch_count (self, key, own) &&
+         mact_tensor_get_ndim (own) <= 1 && mact_tensor_get_ndim (given) <= 1 &&
+         mact_tensor_get_numel (own) == 1 && mact_tensor_get_numel (given) == 1;
+}
+
+static void
+append_key_list (GString *message, const char *what, GPtrArray *keys)
+{
+  g_string_append_printf (message, "\n\t%s key(s) in state_dict: ", what);
+  for (guint i = 0; i < keys->len; i++)
+    g_string_append_printf (message, "%s\"%s\"", i > 0 ? ", " : "",
+                            (const char *) g_ptr_array_index (keys, i));
+  g_string_append_c (message, '.');
+}
+
+static gchar **
+key_list_to_strv (GPtrArray *keys)
+{
+  gchar **strv = g_new0 (gchar *, keys->len + 1);
+  for (guint i = 0; i < keys->len; i++)
+    strv[i] = g_strdup (g_ptr_array_index (keys, i));
+  return strv;
+}
+
+/**
+ * mact_module_load_state_dict:
+ * @self: a module
+ * @state_dict: the tensors to load, by key relative to @self (as
+ *   mact_module_state_dict() names them: parameters and buffers)
+ * @strict: whether the keys of @state_dict must match the module's exactly
+ * @missing_keys: (out) (optional) (transfer full) (array zero-terminated=1): the module's
+ *   keys that @state_dict lacks, in state-dict order, or %NULL
+ * @unexpected_keys: (out) (optional) (transfer full) (array zero-terminated=1): the
+ *   keys of @state_dict the module does not have, in @state_dict's order, or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * Loads weights as PyTorch's `load_state_dict`: the values are copied into the module's
+ * existing parameters and buffers, so each keeps its identity (optimizers and views
+ * holding it see the new values), its requires_grad setting and so a frozen parameter
+ * stays frozen.  Tensors from a mapped file (mact_safetensors_load()) are only read.
+ *
+ * With @strict, every key of the module must be given and no other key: any missing or
+ * unexpected key is an error.  Without it, the keys present in both are loaded and the
+ * others are returned in @missing_keys and @unexpected_keys.  In both modes a key whose
+ * shape differs from the module's is an error, as in PyTorch.
+ *
+ * BatchNorm's `num_batches_tracked` buffers get two allowances.  Their shape may be [] or
+ * [1] on either side (a one-element count is stored both ways).  And a checkpoint may
+ * lack them altogether without their being missing, in either mode: checkpoints older
+ * than PyTorch 0.4.1, such as torchvision's original ResNet weights, have none, and
+ * mmcv's loader ignores them the same way; the buffer then keeps its value.
+ *
+ * Loading is all or nothing: on error nothing is modified, and the message lists every
+ * problem by key, in PyTorch's words ("Missing key(s) in state_dict: ...", "Unexpected
+ * key(s) in state_dict: ...", "size mismatch for KEY: copying a param with shape [a]
+ * from checkpoint, the shape in current model is [b].").
+ *
+ * Errors: %MACT_MODULE_ERROR_STATE_DICT as described.
+ *
+ * Returns: %TRUE on success (then the out lists are set); %FALSE with @error set
+ *   (then they are %NULL)
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_module_load_state_dict (MactModule *self, MactTensorDict *state_dict, gboolean strict,
+                             gchar ***missing_keys, gchar ***unexpected_keys,
+                             GError **error)
+{
+  g_return_val_if_fail (MACT_IS_MODULE (self), FALSE);
+  g_return_val_if_fail (state_dict != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (missing_keys != NULL)
+    *missing_keys = NULL;
+  if (unexpected_keys != NULL)
+    *unexpected_keys = NULL;
+
+  /* The module's own tensors under their keys: copying into them loads in place. */
+  g_autoptr(MactTensorDict) own = mact_module_state_dict (self);
+  guint n_own = mact_tensor_dict_get_size (own);
+  guint n_given = mact_tensor_dict_get_size (state_dict);
+
+  /* Keys are borrowed from the two dicts, which outlive these arrays. */
+  g_autoptr(GPtrArray) missing = g_ptr_array_new ();
+  g_autoptr(GPtrArray) unexpected = g_ptr_array_new ();
+  g_autoptr(GPtrArray) mismatches = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) targets = g_ptr_array_new ();   /* MactTensor *, own */
+  g_autoptr(GPtrArray) sources = g_ptr_array_new ();   /* MactTensor *, given */
+
+  for (guint i = 0; i < n_own; i++)
+    {
+      const char *key = mact_tensor_dict_get_key (own, i);
+      MactTensor *target = mact_tensor_dict_get_value (own, i);
+      MactTensor *source = mact_tensor_dict_lookup (state_dict, key);
+      if (source == NULL)
+        {
+          /* Checkpoints saved before PyTorch 0.4.1, torchvision's original model-zoo
+           * files among them, have no num_batches_tracked; PyTorch fills it in and mmcv's
+           * loader ignores it, so it is not missing. */
+          if (!is_batch_count (self, key, target))
+            g_ptr_array_add (missing, (gpointer) key);
+          continue;
+        }
+      gint ndim_target = 0, ndim_source = 0;
+      const gint64 *shape_target = mact_tensor_get_shape (target, &ndim_target);
+      const gint64 *shape_source = mact_tensor_get_shape (source, &ndim_source);
+      if (!mact_shape_equal (ndim_target, shape_target, ndim_source, shape_source) &&
+          !is_batch_count_pair (self, key, target, source))
+        {
+          g_autofree char *from = mact_tensor_shape_to_string (source);
+          g_autofree char *to = mact_tensor_shape_to_string (target);
+          g_ptr_array_add (mismatches,
+                           g_strdup_printf ("size mismatch for %s: copying a param with "
+                                            "shape %s from checkpoint, the shape in "
+                                            "current model is %s.", key, from, to));
+          continue;
+        }
+      g_ptr_array_add (targets, target);
+      g_ptr_array_add (sources, source);
+    }
+  for (guint i = 0; i < n_given; i++)
+    {
+      const char *key = mact_tensor_dict_get_key (state_dict, i);
+      if (!mact_tensor_dict_contains (own, key))
+        g_ptr_array_add (unexpected, (gpointer) key);
+    }
+
+  gboolean report_keys = strict && (missing->len > 0 || unexpected->len > 0);
+  if (report_keys || mismatches->len > 0)
+    {
+      g_autoptr(GString) message = g_string_new (NULL);
+      g_string_append_printf (message, "Error(s) in loading state_dict for %s:",
+                              G_OBJECT_TYPE_NAME (self));
+      if (report_keys && missing->len > 0)
+        append_key_list (message, "Missing", missing);
+      if (report_keys && unexpected->len > 0)
+        append_key_list (message, "Unexpected", unexpected);
+      for (guint i = 0; i < mismatches->len; i++)
+        g_string_append_printf (message, "\n\t%s",
+                                (const char *) g_ptr_array_index (mismatches, i));
+      g_set_error_literal (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_STATE_DICT,
+                           message->str);
+      return FALSE;
+    }
+
+  /* Everything was checked: the copies cannot fail on shapes from here on. */
+  for (guint i = 0; i < targets->len; i++)
+    {
+      MactTensor *target = g_ptr_array_index (targets, i);
+      g_autoptr(MactTensor) source = NULL;
+      MactTensor *given = g_ptr_array_index (sources, i);
+      if (mact_tensor_get_ndim (target) != mact_tensor_get_ndim (given))
+        {
+          /* The num_batches_tracked case: view the single value with the target's shape. */
+          gint ndim = 0;
+          const gint64 *shape = mact_tensor_get_shape (target, &ndim);
+          source = mact_tensor_reshape (given, ndim, shape, NULL);
+        }
+      else
+        source = mact_tensor_ref (given);
+      if (source == NULL || !mact_tensor_copy_from (target, source, NULL))
+        g_warn_if_reached ();
+    }
+
+  if (missing_keys != NULL)
+    *missing_keys = key_list_to_strv (missing);
+  if (unexpected_keys != NULL)
+    *unexpected_keys = key_list_to_strv (unexpected);
+  return TRUE;
+}
+
 /**
  * mact_module_parameters:
  * @self: a module

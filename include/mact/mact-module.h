@@ -28,6 +28,8 @@ G_BEGIN_DECLS
  * @MACT_MODULE_ERROR_INVALID_ARGUMENT: a constructor argument (property) is invalid; the
  *   message names the block and the argument.
  * @MACT_MODULE_ERROR_NOT_IMPLEMENTED: the module does not implement the operation.
+ * @MACT_MODULE_ERROR_STATE_DICT: a state dict does not fit the module: missing or
+ *   unexpected keys (strict mode) or shape mismatches; the message lists them by name.
  *
  * Error codes in the %MACT_MODULE_ERROR domain.
  *
@@ -38,6 +40,7 @@ typedef enum {
   MACT_MODULE_ERROR_INVALID_INPUT,
   MACT_MODULE_ERROR_INVALID_ARGUMENT,
   MACT_MODULE_ERROR_NOT_IMPLEMENTED,
+  MACT_MODULE_ERROR_STATE_DICT,
 } MactModuleError;
 
 MACT_AVAILABLE_IN_0_1
@@ -166,6 +169,13 @@ MACT_AVAILABLE_IN_0_1
 MactTensorDict *mact_module_state_dict      (MactModule    *self);
 MACT_AVAILABLE_IN_0_1
 MactTensorDict *mact_module_named_parameters (MactModule   *self);
+MACT_AVAILABLE_IN_0_1
+gboolean     mact_module_load_state_dict    (MactModule     *self,
+                                             MactTensorDict *state_dict,
+                                             gboolean        strict,
+                                             gchar        ***missing_keys,
+                                             gchar        ***unexpected_keys,
+                                             GError        **error);
 MACT_AVAILABLE_IN_0_1
 GPtrArray   *mact_module_parameters         (MactModule    *self);
 MACT_AVAILABLE_IN_0_1

@@ -136,6 +136,12 @@ MactRecognizer *mact_recognizer_new_from_json  (JsonNode        *config,
                                                 GError         **error);
 
 MACT_AVAILABLE_IN_0_1
+gboolean        mact_recognizer_load_weights   (MactRecognizer  *self,
+                                                const char      *path,
+                                                gboolean         strict,
+                                                GError         **error);
+
+MACT_AVAILABLE_IN_0_1
 MactBackbone   *mact_recognizer_get_backbone      (MactRecognizer *self);
 MACT_AVAILABLE_IN_0_1
 MactNeck       *mact_recognizer_get_neck          (MactRecognizer *self);

@@ -13,6 +13,7 @@
 #include <mact/mact-autograd.h>
 #include <mact/mact-ops.h>
 #include <mact/mact-tensor-dict.h>
+#include <mact/mact-safetensors.h>
 #include <mact/mact-module.h>
 #include <mact/mact-layers.h>
 #include <mact/mact-backbone.h>
