@@ -12,7 +12,7 @@ libglib2.0-dev libjson-glib-dev libopenblas-dev
 libcmocka-dev valgrind"
 
 if [ "${1:-}" = "--reference" ]; then
-  PACKAGES="$PACKAGES python3 python3-torch python3-numpy"
+  PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"
 fi
 
 SUDO=

@@ -119,6 +119,54 @@ mact_generator_set_seed (MactGenerator *self, guint64 seed)
   if (self->lock) g_mutex_unlock (self->lock);
 }
 
+void
+mact_generator_lock (MactGenerator *self)
+{
+  if (self->lock)
+    g_mutex_lock (self->lock);
+}
+
+void
+mact_generator_unlock (MactGenerator *self)
+{
+  if (self->lock)
+    g_mutex_unlock (self->lock);
+}
+
+guint64
+mact_generator_next_uint64_unlocked (MactGenerator *self)
+{
+  return next_locked (self);
+}
+
+double
+mact_generator_next_double_unlocked (MactGenerator *self)
+{
+  return (double) (next_locked (self) >> 11) * 0x1.0p-53;
+}
+
+double
+mact_generator_next_normal_unlocked (MactGenerator *self)
+{
+  if (self->has_spare)
+    {
+      self->has_spare = FALSE;
+      return self->spare;
+    }
+  double u, v, s;
+  do
+    {
+      u = 2.0 * ((double) (next_locked (self) >> 11) * 0x1.0p-53) - 1.0;
+      v = 2.0 * ((double) (next_locked (self) >> 11) * 0x1.0p-53) - 1.0;
+      s = u * u + v * v;
+    }
+  while (s >= 1.0 || s == 0.0);
+  double f = sqrt (-2.0 * log (s) / s);
+  self->spare = v * f;
+  self->has_spare = TRUE;
+  return u * f;
+}
+
 /**
  * mact_generator_next_uint64:
  * @self: a generator
@@ -163,29 +211,9 @@ double
 mact_generator_next_normal (MactGenerator *self)
 {
   g_return_val_if_fail (self != NULL, 0.0);
-  if (self->lock) g_mutex_lock (self->lock);
-  double result;
-  if (self->has_spare)
-    {
-      self->has_spare = FALSE;
-      result = self->spare;
-    }
-  else
-    {
-      double u, v, s;
-      do
-        {
-          u = 2.0 * ((double) (next_locked (self) >> 11) * 0x1.0p-53) - 1.0;
-          v = 2.0 * ((double) (next_locked (self) >> 11) * 0x1.0p-53) - 1.0;
-          s = u * u + v * v;
-        }
-      while (s >= 1.0 || s == 0.0);
-      double f = sqrt (-2.0 * log (s) / s);
-      self->spare = v * f;
-      self->has_spare = TRUE;
-      result = u * f;
-    }
-  if (self->lock) g_mutex_unlock (self->lock);
+  mact_generator_lock (self);
+  double result = mact_generator_next_normal_unlocked (self);
+  mact_generator_unlock (self);
   return result;
 }
 

@@ -14,18 +14,16 @@ fill_with (MactTensor *self, MactGenerator *gen, DrawFunc draw, gpointer data)
   if (gen == NULL)
     gen = mact_generator_get_default ();
   gint64 n = mact_tensor_get_numel (self);
-  if (mact_tensor_is_contiguous (self))
-    {
-      float *d = mact_tensor_data (self);
-      for (gint64 i = 0; i < n; i++)
-        d[i] = (float) draw (gen, data);
-      return;
-    }
-  g_autoptr(MactTensor) tmp = mact_tensor_new_with_shape (self->ndim, self->shape, FALSE, NULL);
-  float *d = mact_tensor_data (tmp);
+  gboolean contiguous = mact_tensor_is_contiguous (self);
+  g_autoptr(MactTensor) tmp = contiguous ? NULL
+    : mact_tensor_new_with_shape (self->ndim, self->shape, FALSE, NULL);
+  float *d = mact_tensor_data (contiguous ? self : tmp);
+  mact_generator_lock (gen);
   for (gint64 i = 0; i < n; i++)
     d[i] = (float) draw (gen, data);
-  mact_tensor_copy_from (self, tmp, NULL);
+  mact_generator_unlock (gen);
+  if (!contiguous)
+    mact_tensor_copy_from (self, tmp, NULL);
 }
 
 typedef struct { double a, b; } Range;
@@ -35,14 +33,14 @@ static double
 draw_uniform (MactGenerator *gen, gpointer data)
 {
   const Range *r = data;
-  return r->a + (r->b - r->a) * mact_generator_next_double (gen);
+  return r->a + (r->b - r->a) * mact_generator_next_double_unlocked (gen);
 }
 
 static double
 draw_normal (MactGenerator *gen, gpointer data)
 {
   const Range *r = data;   /* a = mean, b = std */
-  return r->a + r->b * mact_generator_next_normal (gen);
+  return r->a + r->b * mact_generator_next_normal_unlocked (gen);
 }
 
 static double
@@ -53,11 +51,11 @@ draw_trunc_normal (MactGenerator *gen, gpointer data)
    * take long, so after many misses fall back to a uniform draw in the window. */
   for (int tries = 0; tries < 1000; tries++)
     {
-      double v = t->mean + t->std * mact_generator_next_normal (gen);
+      double v = t->mean + t->std * mact_generator_next_normal_unlocked (gen);
       if (v >= t->low && v <= t->high)
         return v;
     }
-  return t->low + (t->high - t->low) * mact_generator_next_double (gen);
+  return t->low + (t->high - t->low) * mact_generator_next_double_unlocked (gen);
 }
 
 /**

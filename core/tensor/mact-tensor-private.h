@@ -134,6 +134,14 @@ void         mact_node_set_ctx          (MactNode *node, gpointer ctx, GDestroyN
 /* Attaches @node (ownership transferred) as @out's grad_fn and records out's shape. */
 void         mact_tensor_set_grad_fn    (MactTensor *out, MactNode *node);
 
+/* ---- generators (mact-generator.c) ----
+ * Bulk draws take the default generator's lock once, not once per number. */
+void         mact_generator_lock                 (MactGenerator *self);
+void         mact_generator_unlock               (MactGenerator *self);
+guint64      mact_generator_next_uint64_unlocked (MactGenerator *self);
+double       mact_generator_next_double_unlocked (MactGenerator *self);
+double       mact_generator_next_normal_unlocked (MactGenerator *self);
+
 /* ---- threading (mact-parallel.c) ---- */
 /* Runs func(begin, end, data) over [0, n) split in chunks across mact's threads.  Calls
  * from inside a parallel region run serially.  Never call cblas from inside @func: the

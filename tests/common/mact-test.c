@@ -143,6 +143,17 @@ mact_test_fixture_meta_ints (MactTestFixture *fixture, const char *key, gint64 *
 }
 
 void
+mact_test_init (void)
+{
+  if (g_getenv ("MACT_TEST_UNDER_VALGRIND") != NULL)
+    cmocka_set_skip_filter ("test_full_*");
+  /* For developers: run only the tests matching a glob, e.g. MACT_TEST_FILTER='test_c3d*'. */
+  const char *filter = g_getenv ("MACT_TEST_FILTER");
+  if (filter != NULL && *filter != '\0')
+    cmocka_set_test_filter (filter);
+}
+
+void
 mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol, const char *what)
 {
   assert_non_null (got);

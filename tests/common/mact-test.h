@@ -31,6 +31,12 @@ gint             mact_test_fixture_meta_ints   (MactTestFixture *fixture, const 
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MactTestFixture, mact_test_fixture_free)
 
+/* Call first in main().  Under the valgrind setup (meson test --setup valgrind sets
+ * MACT_TEST_UNDER_VALGRIND) it leaves out the tests named test_full_*: full-size networks
+ * whose code paths the small-shape tests already cover, and which would take minutes
+ * under valgrind.  They still run in the plain unit suite. */
+void  mact_test_init (void);
+
 /* Asserts equal shapes and max|got - expected| <= tol * max(1, max|expected|). */
 void  mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol,
                               const char *what);
