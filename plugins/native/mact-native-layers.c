@@ -171,6 +171,86 @@ mact_native_parse_act_cfg (JsonNode *cfg, const char *block, MactNativeLayerCfg 
 }
 
 /**
+ * mact_native_parse_act_kind:
+ * @cfg: (nullable): the `act_cfg` property; %NULL or a JSON null means @default_kind
+ * @block: the block's type name, for messages
+ * @default_kind: the block's default activation
+ * @out: (out caller-allocates): receives the activation (`has_act` is always set: a
+ *   config's null reaches a block as %NULL, indistinguishable from the default)
+ * @kind: (out): receives the activation's function
+ * @error: return location for a #GError
+ *
+ * Parses mmcv's `act_cfg` for blocks whose activation is ReLU or ReLU6 (MobileNetV2);
+ * `inplace` is accepted and has no effect.
+ *
+ * Returns: %TRUE when @cfg is acceptable
+ */
+gboolean
+mact_native_parse_act_kind (JsonNode *cfg, const char *block, MactActivationKind default_kind,
+                            MactNativeLayerCfg *out, MactActivationKind *kind, GError **error)
+{
+  static const char *const keys[] = { "type", "inplace", NULL };
+  static const char *const types[] = { "ReLU", "ReLU6", NULL };
+  const char *type = NULL;
+  gboolean inplace = TRUE;
+
+  out->has_act = TRUE;
+  *kind = default_kind;
+  if (cfg == NULL || JSON_NODE_HOLDS_NULL (cfg))
+    return TRUE;
+  if (!read_cfg_dict (cfg, block, "act_cfg", keys, &type, error))
+    return FALSE;
+  if (!type_in (type, types))
+    return set_unsupported_type (block, "act_cfg", type, types, error);
+  *kind = g_str_equal (type, "ReLU6") ? MACT_ACTIVATION_RELU6 : MACT_ACTIVATION_RELU;
+  return read_optional_bool (cfg, "inplace", &inplace, block, "act_cfg", error);
+}
+
+/**
+ * mact_native_conv_module_act_new:
+ * @in_channels: input channels
+ * @out_channels: output channels
+ * @kernel_size: the square kernel size
+ * @stride: the stride
+ * @padding: the padding
+ * @groups: the groups (in_channels for a depthwise conv)
+ * @cfg: the parsed norm/act configs
+ * @act: the activation's function
+ * @with_act: whether this ConvModule has an activation
+ * @error: return location for a #GError
+ *
+ * A 2-D mmcv ConvModule with a chosen activation (mact_native_conv_module_new() is
+ * always ReLU) and groups; frozen norm parameters when the norm config says
+ * `requires_grad=False`.
+ *
+ * Returns: (transfer full) (nullable): the built module
+ */
+MactModule *
+mact_native_conv_module_act_new (gint in_channels, gint out_channels, gint kernel_size,
+                                 gint stride, gint padding, gint groups,
+                                 const MactNativeLayerCfg *cfg, MactActivationKind act,
+                                 gboolean with_act, GError **error)
+{
+  const gint k[2] = { kernel_size, kernel_size };
+  const gint s[2] = { stride, stride };
+  const gint p[2] = { padding, padding };
+  const gint d[2] = { 1, 1 };
+
+  MactModule *module = mact_conv_module_new (2, in_channels, out_channels, k, s, p, d, groups,
+                                             cfg->with_norm, with_act && cfg->has_act, act,
+                                             error);
+  if (module == NULL)
+    return NULL;
+  if (cfg->with_norm && !cfg->norm_requires_grad)
+    {
+      MactModule *bn = mact_module_get_child (module, "bn");
+      if (bn != NULL)
+        mact_native_set_requires_grad (bn, FALSE);
+    }
+  return module;
+}
+
+/**
  * mact_native_conv_module_new:
  * @dims: 2 or 3
  * @in_channels: input channels
@@ -356,6 +436,65 @@ mact_native_check_single_input (GPtrArray *inputs, const char *block, GError **e
       g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_INPUT,
                    "%s: expected one input tensor, got %u (tuple inputs are not supported)",
                    block, inputs->len);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * mact_native_check_avg_consensus:
+ * @consensus: (nullable): a head's `consensus` config; %NULL or a JSON null means the
+ *   default AvgConsensus(dim=1)
+ * @block: the head's type name, for messages
+ * @error: return location for a #GError
+ *
+ * Accepts only `{type: 'AvgConsensus', dim: 1}`: mmaction2 turns any other type into a
+ * None consensus that crashes in forward, and with the squeeze(1) that follows only dim 1
+ * gives a working head.
+ *
+ * Returns: %TRUE when @consensus is acceptable
+ */
+gboolean
+mact_native_check_avg_consensus (JsonNode *consensus, const char *block, GError **error)
+{
+  /* A config's null arrives as NULL: both mean the default AvgConsensus(dim=1). */
+  if (consensus == NULL || JSON_NODE_HOLDS_NULL (consensus))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_OBJECT (consensus))
+    {
+      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                   "%s: consensus must be a dict like {type: 'AvgConsensus', dim: 1}", block);
+      return FALSE;
+    }
+  JsonObject *obj = json_node_get_object (consensus);
+  g_autoptr(GList) members = json_object_get_members (obj);
+  for (GList *l = members; l != NULL; l = l->next)
+    if (!g_str_equal (l->data, "type") && !g_str_equal (l->data, "dim"))
+      {
+        g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                     "%s: consensus key \"%s\" is not supported (expected type, dim)",
+                     block, (const char *) l->data);
+        return FALSE;
+      }
+  JsonNode *type = json_object_get_member (obj, "type");
+  if (type == NULL || !JSON_NODE_HOLDS_VALUE (type) ||
+      json_node_get_value_type (type) != G_TYPE_STRING ||
+      !g_str_equal (json_node_get_string (type), "AvgConsensus"))
+    {
+      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                   "%s: consensus type must be \"AvgConsensus\", got %s", block,
+                   type && JSON_NODE_HOLDS_VALUE (type) &&
+                   json_node_get_value_type (type) == G_TYPE_STRING
+                   ? json_node_get_string (type) : "none");
+      return FALSE;
+    }
+  JsonNode *dim = json_object_get_member (obj, "dim");
+  if (dim != NULL &&
+      (!JSON_NODE_HOLDS_VALUE (dim) || json_node_get_value_type (dim) != G_TYPE_INT64 ||
+       json_node_get_int (dim) != 1))
+    {
+      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                   "%s: AvgConsensus dim must be 1 (the segment dimension)", block);
       return FALSE;
     }
   return TRUE;

@@ -37,6 +37,24 @@ gboolean    mact_native_parse_act_cfg     (JsonNode           *cfg,
                                            MactNativeLayerCfg *out,
                                            GError            **error);
 
+gboolean    mact_native_parse_act_kind    (JsonNode           *cfg,
+                                           const char         *block,
+                                           MactActivationKind  default_kind,
+                                           MactNativeLayerCfg *out,
+                                           MactActivationKind *kind,
+                                           GError            **error);
+
+MactModule *mact_native_conv_module_act_new (gint                       in_channels,
+                                             gint                       out_channels,
+                                             gint                       kernel_size,
+                                             gint                       stride,
+                                             gint                       padding,
+                                             gint                       groups,
+                                             const MactNativeLayerCfg  *cfg,
+                                             MactActivationKind         act,
+                                             gboolean                   with_act,
+                                             GError                   **error);
+
 MactModule *mact_native_conv_module_new   (gint                       dims,
                                            gint                       in_channels,
                                            gint                       out_channels,
@@ -70,6 +88,10 @@ gboolean    mact_native_normal_init       (MactTensor    *weight,
 void        mact_native_constant_init     (MactTensor *weight,
                                            MactTensor *bias,
                                            float       value);
+
+gboolean    mact_native_check_avg_consensus (JsonNode   *consensus,
+                                             const char *block,
+                                             GError    **error);
 
 gboolean    mact_native_check_single_input (GPtrArray  *inputs,
                                             const char *block,

@@ -49,7 +49,6 @@ typedef struct {
   gboolean     out_mask[RESNET_MAX_STAGES];
   MactModule  *conv1;
   MactModule  *maxpool;
-  MactModule  *layers[RESNET_MAX_STAGES];
 } MactNativeResNetPrivate;
 
 G_DEFINE_TYPE_WITH_PRIVATE (MactNativeResNet, mact_native_resnet, MACT_TYPE_BACKBONE)
@@ -375,7 +374,6 @@ mact_native_resnet_build (MactModule *module, GError **error)
         return FALSE;
       g_autofree char *name = g_strdup_printf ("layer%d", i + 1);
       mact_module_add_child (module, name, layer);
-      priv->layers[i] = layer;
       inplanes = planes * (arch->bottleneck ? MACT_NATIVE_BOTTLENECK_EXPANSION : 1);
     }
   priv->built = TRUE;
@@ -384,6 +382,17 @@ mact_native_resnet_build (MactModule *module, GError **error)
    * freshly built backbone is already in the state mmaction2 reaches with .train(). */
   mact_module_train (module, mact_module_is_training (module));
   return TRUE;
+}
+
+/* The module of stage @i, looked up by name at each use as mmaction2's getattr(self,
+ * 'layer<i+1>') does: subclasses (ResNetTSM's temporal pool and 'block' shift) replace
+ * stages with wrappers after build. */
+static MactModule *
+stage_module (MactModule *module, gint i)
+{
+  char name[16];
+  g_snprintf (name, sizeof name, "layer%d", i + 1);
+  return mact_module_get_child (module, name);
 }
 
 static GPtrArray *
@@ -413,7 +422,7 @@ mact_native_resnet_forward (MactModule *module, GPtrArray *inputs, GError **erro
   g_autoptr(GPtrArray) outs = g_ptr_array_new_with_free_func ((GDestroyNotify) mact_tensor_unref);
   for (gint i = 0; i < priv->num_stages; i++)
     {
-      MactTensor *next = mact_module_forward1 (priv->layers[i], out, error);
+      MactTensor *next = mact_module_forward1 (stage_module (module, i), out, error);
       if (next == NULL)
         return NULL;
       mact_tensor_unref (out);
@@ -463,8 +472,9 @@ mact_native_resnet_set_training (MactModule *module, gboolean training)
     }
   for (gint i = 0; i < priv->frozen_stages; i++)
     {
-      mact_module_eval (priv->layers[i]);
-      mact_native_set_requires_grad (priv->layers[i], FALSE);
+      MactModule *layer = stage_module (module, i);
+      mact_module_eval (layer);
+      mact_native_set_requires_grad (layer, FALSE);
     }
   if (training && priv->norm_eval)
     mact_native_eval_batch_norms (module);

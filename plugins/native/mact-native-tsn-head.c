@@ -94,52 +94,6 @@ mact_native_tsn_head_get_property (GObject *object, guint prop_id, GValue *value
 }
 
 static gboolean
-check_consensus (JsonNode *consensus, GError **error)
-{
-  /* A config's null arrives as NULL: both mean the default AvgConsensus(dim=1). */
-  if (consensus == NULL || JSON_NODE_HOLDS_NULL (consensus))
-    return TRUE;
-  if (!JSON_NODE_HOLDS_OBJECT (consensus))
-    {
-      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
-                   "TSNHead: consensus must be a dict like {type: 'AvgConsensus', dim: 1}");
-      return FALSE;
-    }
-  JsonObject *obj = json_node_get_object (consensus);
-  g_autoptr(GList) members = json_object_get_members (obj);
-  for (GList *l = members; l != NULL; l = l->next)
-    if (!g_str_equal (l->data, "type") && !g_str_equal (l->data, "dim"))
-      {
-        g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
-                     "TSNHead: consensus key \"%s\" is not supported (expected type, dim)",
-                     (const char *) l->data);
-        return FALSE;
-      }
-  JsonNode *type = json_object_get_member (obj, "type");
-  if (type == NULL || !JSON_NODE_HOLDS_VALUE (type) ||
-      json_node_get_value_type (type) != G_TYPE_STRING ||
-      !g_str_equal (json_node_get_string (type), "AvgConsensus"))
-    {
-      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
-                   "TSNHead: consensus type must be \"AvgConsensus\", got %s",
-                   type && JSON_NODE_HOLDS_VALUE (type) &&
-                   json_node_get_value_type (type) == G_TYPE_STRING
-                   ? json_node_get_string (type) : "none");
-      return FALSE;
-    }
-  JsonNode *dim = json_object_get_member (obj, "dim");
-  if (dim != NULL &&
-      (!JSON_NODE_HOLDS_VALUE (dim) || json_node_get_value_type (dim) != G_TYPE_INT64 ||
-       json_node_get_int (dim) != 1))
-    {
-      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
-                   "TSNHead: AvgConsensus dim must be 1 (the segment dimension)");
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
 mact_native_tsn_head_build (MactModule *module, GError **error)
 {
   MactNativeTSNHead *self = MACT_NATIVE_TSN_HEAD (module);
@@ -167,7 +121,7 @@ mact_native_tsn_head_build (MactModule *module, GError **error)
                    priv->init_std);
       return FALSE;
     }
-  if (!check_consensus (priv->consensus, error))
+  if (!mact_native_check_avg_consensus (priv->consensus, "TSNHead", error))
     return FALSE;
 
   MactHead *head = MACT_HEAD (module);
