@@ -21,41 +21,9 @@
 /* ------------------------------------------------------------------ helpers */
 
 static MactModule *
-try_build (const char *json, GType kind, GError **error)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, error);
-  if (node == NULL)
-    return NULL;
-  return mact_registry_build_from_json (mact_registry_get_default (), node, kind, error);
-}
-
-static MactModule *
-build_kind (const char *json, GType kind)
-{
-  g_autoptr(GError) error = NULL;
-  MactModule *module = try_build (json, kind, &error);
-  if (module == NULL)
-    fail_msg ("building %s: %s", json, error->message);
-  return module;
-}
-
-static MactModule *
 build (const char *json)
 {
-  return build_kind (json, MACT_TYPE_MODULE);
-}
-
-static void
-assert_build_error (const char *json, GQuark domain, gint code)
-{
-  GError *error = NULL;
-  MactModule *module = try_build (json, MACT_TYPE_MODULE, &error);
-  if (module != NULL)
-    {
-      g_object_unref (module);
-      fail_msg ("building %s succeeded, expected an error", json);
-    }
-  mact_test_assert_error (&error, domain, code);
+  return mact_test_build_kind (json, MACT_TYPE_MODULE);
 }
 
 static char *
@@ -562,22 +530,22 @@ test_full_resnet_tsm_errors (void **state)
 {
   const GQuark M = MACT_MODULE_ERROR;
   const gint INVALID = MACT_MODULE_ERROR_INVALID_ARGUMENT;
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"shift_place\": \"bad\"}",
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"shift_place\": \"bad\"}",
                       M, INVALID);
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_segments\": 0}",
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_segments\": 0}",
                       M, INVALID);
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"shift_div\": 0}",
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"shift_div\": 0}",
                       M, INVALID);
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_stages\": 3,"
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_stages\": 3,"
                       " \"strides\": [1, 2, 2], \"dilations\": [1, 1, 1],"
                       " \"out_indices\": [2]}", M, INVALID);
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_segments\": 3,"
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18, \"num_segments\": 3,"
                       " \"temporal_pool\": true}", M, INVALID);
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 18,"
                       " \"non_local\": [[0, 1], [0, 0], [0, 0], [0, 0]],"
                       " \"non_local_cfg\": {\"sub_sample\": true}}", M, INVALID);
   /* The parent's checks still apply. */
-  assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 19}", M, INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNetTSM\", \"depth\": 19}", M, INVALID);
   /* non_local without a non_local_cfg is ignored, as in mmaction2. */
   g_autoptr(MactModule) r18 = build ("{\"type\": \"ResNetTSM\", \"depth\": 18,"
                                      " \"num_segments\": 4,"
@@ -666,17 +634,17 @@ test_mobilenet_v2_errors (void **state)
 {
   const GQuark M = MACT_MODULE_ERROR;
   const gint INVALID = MACT_MODULE_ERROR_INVALID_ARGUMENT;
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"out_indices\": [8]}", M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"out_indices\": []}", M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"frozen_stages\": 9}", M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"widen_factor\": 0}", M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"act_cfg\": {\"type\": \"GELU\"}}",
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"out_indices\": [8]}", M, INVALID);
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"out_indices\": []}", M, INVALID);
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"frozen_stages\": 9}", M, INVALID);
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"widen_factor\": 0}", M, INVALID);
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"act_cfg\": {\"type\": \"GELU\"}}",
                       M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2\", \"norm_cfg\": {\"type\": \"GN\"}}",
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2\", \"norm_cfg\": {\"type\": \"GN\"}}",
                       M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25,"
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25,"
                       " \"num_segments\": 0}", M, INVALID);
-  assert_build_error ("{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25,"
+  mact_test_assert_build_error ("{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25,"
                       " \"shift_div\": -1}", M, INVALID);
 
   g_autoptr(MactModule) m = build ("{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25,"
@@ -756,7 +724,7 @@ assert_head_error (MactModule *head, MactTensor *x, gint code)
 static void
 test_tsm_head_shapes (void **state)
 {
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 2048}", MACT_TYPE_HEAD);
   double dropout = 0.0, init_std = 0.0;
   gint num_segments = 0;
@@ -772,7 +740,7 @@ test_tsm_head_shapes (void **state)
   g_autoptr(MactTensor) out = head_forward (head, feat, 3);
   assert_shape (out, "[1, 4]");
 
-  g_autoptr(MactModule) pooled = build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) pooled = mact_test_build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
                                              " \"in_channels\": 2048,"
                                              " \"temporal_pool\": true}", MACT_TYPE_HEAD);
   mact_module_eval (pooled);
@@ -803,20 +771,20 @@ test_tsm_head_errors (void **state)
 {
   const GQuark M = MACT_MODULE_ERROR;
   const gint INVALID = MACT_MODULE_ERROR_INVALID_ARGUMENT;
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"consensus\": {\"type\": \"TRNConsensus\"}}", M, INVALID);
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"spatial_type\": \"max\"}", M, INVALID);
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"num_segments\": 0}", M, INVALID);
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"num_segments\": 1, \"temporal_pool\": true}", M, INVALID);
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"dropout_ratio\": 1.5}", M, INVALID);
-  assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TSMHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"init_std\": -1}", M, INVALID);
 
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 8, \"num_segments\": 4}",
                                            MACT_TYPE_HEAD);
   /* Rows that are not a multiple of num_segments, wrong rank, wrong channels. */
@@ -827,7 +795,7 @@ test_tsm_head_errors (void **state)
   g_autoptr(MactTensor) channels = zeros (4, (gint64[]) { 8, 6, 2, 2 });
   assert_head_error (head, channels, MACT_MODULE_ERROR_INVALID_INPUT);
   /* Without spatial pooling, unpooled maps do not fit fc_cls. */
-  g_autoptr(MactModule) nopool = build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) nopool = mact_test_build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
                                              " \"in_channels\": 8, \"num_segments\": 4,"
                                              " \"spatial_type\": null}", MACT_TYPE_HEAD);
   g_autoptr(MactTensor) maps = zeros (4, (gint64[]) { 8, 8, 2, 2 });
@@ -863,7 +831,7 @@ tpn_parity (const char *name)
 {
   g_autofree char *fixture_name = g_strconcat ("native_tsm/", name, NULL);
   g_autoptr(MactTestFixture) fx = mact_test_fixture_load (fixture_name);
-  g_autoptr(MactModule) tpn = build_kind (mact_test_fixture_meta (fx, "config"),
+  g_autoptr(MactModule) tpn = mact_test_build_kind (mact_test_fixture_meta (fx, "config"),
                                           MACT_TYPE_NECK);
   g_auto(GStrv) keys = g_strsplit (mact_test_fixture_meta (fx, "keys"), ",", -1);
   g_auto(GStrv) shapes = g_strsplit (mact_test_fixture_meta (fx, "shapes"), ";", -1);
@@ -932,7 +900,7 @@ static void
 assert_tpn_error (const char *key, const char *value, GQuark domain, gint code)
 {
   g_autofree char *json = small_tpn_config (key, value);
-  assert_build_error (json, domain, code);
+  mact_test_assert_build_error (json, domain, code);
 }
 
 /* mmaction2's invalid TPN configs (reference §4.10) and mact's own checks. */
@@ -965,7 +933,7 @@ test_tpn_errors (void **state)
 
   /* Forward: one input per level, 5-D. */
   g_autofree char *json = small_tpn_config (NULL, NULL);
-  g_autoptr(MactModule) tpn = build_kind (json, MACT_TYPE_NECK);
+  g_autoptr(MactModule) tpn = mact_test_build_kind (json, MACT_TYPE_NECK);
   g_autoptr(MactTensor) x0 = zeros (5, (gint64[]) { 1, 32, 2, 4, 4 });
   assert_forward_error (tpn, x0, M, MACT_MODULE_ERROR_INVALID_INPUT);
   g_autoptr(GPtrArray) inputs = g_ptr_array_new ();
@@ -994,7 +962,7 @@ static void
 test_tpn_head_parity (void **state)
 {
   g_autoptr(MactTestFixture) fx = mact_test_fixture_load ("native_tsm/tpn_head");
-  g_autoptr(MactModule) head = build_kind (mact_test_fixture_meta (fx, "config"),
+  g_autoptr(MactModule) head = mact_test_build_kind (mact_test_fixture_meta (fx, "config"),
                                            MACT_TYPE_HEAD);
   g_auto(GStrv) keys = g_strsplit (mact_test_fixture_meta (fx, "keys"), ",", -1);
   g_auto(GStrv) shapes = g_strsplit (mact_test_fixture_meta (fx, "shapes"), ";", -1);
@@ -1012,7 +980,7 @@ test_tpn_head_parity (void **state)
 static void
 test_tpn_head_shapes (void **state)
 {
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 2048}", MACT_TYPE_HEAD);
   assert_true (MACT_IS_ADAPTIVE_AVG_POOL (mact_module_get_child (head, "avg_pool3d")));
   assert_null (mact_module_get_child (head, "avg_pool2d"));
@@ -1042,7 +1010,7 @@ test_tpn_head_shapes (void **state)
 static void
 test_tpn_head_errors (void **state)
 {
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 8}", MACT_TYPE_HEAD);
   g_autoptr(MactTensor) first = zeros (4, (gint64[]) { 4, 8, 3, 3 });
   g_autoptr(MactTensor) ok = head_forward (head, first, 2);
@@ -1054,14 +1022,14 @@ test_tpn_head_errors (void **state)
   assert_head_error_segs (head, rows, 2, MACT_MODULE_ERROR_INVALID_INPUT);
   /* num_segs None takes 5-D input only. */
   assert_head_error_segs (head, first, 0, MACT_MODULE_ERROR_INVALID_INPUT);
-  g_autoptr(MactModule) nopool = build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) nopool = mact_test_build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
                                              " \"in_channels\": 8, \"spatial_type\": null}",
                                              MACT_TYPE_HEAD);
   assert_null (mact_module_get_child (nopool, "avg_pool3d"));
   g_autoptr(MactTensor) vol = zeros (5, (gint64[]) { 2, 8, 2, 3, 3 });
   assert_head_error_segs (nopool, vol, 0, MACT_MODULE_ERROR_INVALID_INPUT);
   /* TSNHead's argument checks apply. */
-  assert_build_error ("{\"type\": \"TPNHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"TPNHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"consensus\": {\"type\": \"MaxConsensus\"}}", MACT_MODULE_ERROR,
                       MACT_MODULE_ERROR_INVALID_ARGUMENT);
 }

@@ -21,41 +21,9 @@
 /* ------------------------------------------------------------------ helpers */
 
 static MactModule *
-try_build (const char *json, GType kind, GError **error)
-{
-  g_autoptr(JsonNode) node = json_from_string (json, error);
-  if (node == NULL)
-    return NULL;
-  return mact_registry_build_from_json (mact_registry_get_default (), node, kind, error);
-}
-
-static MactModule *
-build_kind (const char *json, GType kind)
-{
-  g_autoptr(GError) error = NULL;
-  MactModule *module = try_build (json, kind, &error);
-  if (module == NULL)
-    fail_msg ("building %s: %s", json, error->message);
-  return module;
-}
-
-static MactModule *
 build (const char *json)
 {
-  return build_kind (json, MACT_TYPE_MODULE);
-}
-
-static void
-assert_build_error (const char *json, GQuark domain, gint code)
-{
-  GError *error = NULL;
-  MactModule *module = try_build (json, MACT_TYPE_MODULE, &error);
-  if (module != NULL)
-    {
-      g_object_unref (module);
-      fail_msg ("building %s succeeded, expected an error", json);
-    }
-  mact_test_assert_error (&error, domain, code);
+  return mact_test_build_kind (json, MACT_TYPE_MODULE);
 }
 
 static char *
@@ -475,7 +443,7 @@ test_slowfast_inflate_2d (void **state)
   g_autoptr(MactTestFixture) fx = mact_test_fixture_load ("native_video/slowfast_inflate");
   g_autofree char *path = data_path ("slowfast_inflate_2d.safetensors");
   g_autofree char *config = replace_all (mact_test_fixture_meta (fx, "config"), "@2D@", path);
-  g_autoptr(MactModule) slowfast = build_kind (config, MACT_TYPE_BACKBONE);
+  g_autoptr(MactModule) slowfast = mact_test_build_kind (config, MACT_TYPE_BACKBONE);
   assert_inflated (slowfast, "slowfast_inflate");
 }
 
@@ -601,7 +569,7 @@ static void
 assert_backbone_shapes (const char *config, gint ndim, const gint64 *in_shape,
                         const char *const *expected, guint n_expected)
 {
-  g_autoptr(MactModule) backbone = build_kind (config, MACT_TYPE_BACKBONE);
+  g_autoptr(MactModule) backbone = mact_test_build_kind (config, MACT_TYPE_BACKBONE);
   mact_module_eval (backbone);
   g_autoptr(MactTensor) x = mact_tensor_new_full (ndim, in_shape, 0.5f, NULL);
   g_autoptr(GPtrArray) outs = forward (backbone, x);
@@ -647,7 +615,7 @@ test_backbone_shapes (void **state)
 static void
 test_head_shapes (void **state)
 {
-  g_autoptr(MactModule) sf = build_kind ("{\"type\": \"SlowFastHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) sf = mact_test_build_kind ("{\"type\": \"SlowFastHead\", \"num_classes\": 4,"
                                          " \"in_channels\": 2304}", MACT_TYPE_HEAD);
   double dropout = 0.0, init_std = 0.0;
   g_object_get (sf, "dropout-ratio", &dropout, "init-std", &init_std, NULL);
@@ -663,7 +631,7 @@ test_head_shapes (void **state)
   g_autoptr(GPtrArray) outs = forward_inputs (sf, inputs);
   assert_shape (g_ptr_array_index (outs, 0), "[3, 4]");
 
-  g_autoptr(MactModule) x3d = build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) x3d = mact_test_build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
                                           " \"in_channels\": 432}", MACT_TYPE_HEAD);
   g_autoptr(MactTensorDict) sd = mact_module_state_dict (x3d);
   assert_non_null (mact_tensor_dict_lookup (sd, "fc1.weight"));
@@ -785,7 +753,7 @@ test_init_weights (void **state)
   assert_non_null (mact_tensor_dict_lookup (sd, "layer3.2.se_module.fc2.weight"));
   assert_null (mact_tensor_dict_lookup (sd, "layer3.1.se_module.fc2.weight"));
 
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 16, \"init_std\": 0.5}",
                                            MACT_TYPE_HEAD);
   assert_true (mact_module_init_weights (head, gen, &error));
@@ -842,157 +810,157 @@ static void
 test_build_errors (void **state)
 {
   /* ResNet3d family */
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 20}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"num_stages\": 5}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"base_channels\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"out_indices\": [4]}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"spatial_strides\": [1, 2]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 20}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"num_stages\": 5}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"base_channels\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"out_indices\": [4]}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"spatial_strides\": [1, 2]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"dilations\": [1, 1, 0, 1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"dilations\": [1, 1, 0, 1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"stage_blocks\": [1, 1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"stage_blocks\": [1, 1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [3, 7]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [3, 7]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"style\": \"tf\"}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate_style\": \"3x3x1\"}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"style\": \"tf\"}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate_style\": \"3x3x1\"}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"frozen_stages\": 5}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": [1, 1, 1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"frozen_stages\": 5}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": [1, 1, 1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"inflate\": [[1, 1, 1], 1, 1, 1]}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": \"yes\"}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"non_local\": [0, 1, 0, 0]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": \"yes\"}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"non_local\": [0, 1, 0, 0]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"inflate\": [[\"a\", 1], 1, 1, 1]}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": [\"x\", 1, 1, 1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"inflate\": [\"x\", 1, 1, 1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"spatial_strides\": [1, 2, 2, 3000000000]}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [0, 7, 7]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [0, 7, 7]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [1, 3, 7, 7]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_kernel\": [1, 3, 7, 7]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_stride_s\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"stage_blocks\": [0, 1, 1, 1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"conv1_stride_s\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"stage_blocks\": [0, 1, 1, 1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"in_channels\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"norm_cfg\": \"BN3d\"}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"in_channels\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"norm_cfg\": \"BN3d\"}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"norm_cfg\": {\"eps\": 0.1}}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"norm_cfg\": {\"eps\": 0.1}}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"BN3d\", \"affine\": false}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"BN3d\", \"requires_grad\": 1}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"BN3d\", \"eps\": \"small\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"BN3d\", \"momentum\": 2}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"conv_cfg\": {\"type\": \"Conv3d\", \"norm_cfg\": {\"type\": \"BN3d\"}}}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"GN\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"norm_cfg\": {\"type\": \"BN3d\", \"eps\": -1}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"act_cfg\": {\"type\": \"GELU\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18,"
                       " \"conv_cfg\": {\"type\": \"Conv2plus1d\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"lateral\": true}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3d\", \"depth\": 18, \"lateral\": true}",
                       MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_UNKNOWN_KEY);
-  assert_build_error ("{\"type\": \"ResNet3dSlowOnly\", \"depth\": 50, \"lateral\": true}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowOnly\", \"depth\": 50, \"lateral\": true}",
                       INVALID);
   /* ResNet2Plus1d's own asserts: its defaults fail, as in mmaction2. */
-  assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18,"
                       " \"conv_cfg\": {\"type\": \"Conv2plus1d\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18, \"pretrained2d\": false}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18, \"pretrained2d\": false}",
                       INVALID);
   /* Conv2plus1d's middle width rounds to 0 for a 1 -> 2 shortcut. */
-  assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18, \"base_channels\": 1,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18, \"base_channels\": 1,"
                       " \"pretrained2d\": false, \"conv_cfg\": {\"type\": \"Conv2plus1d\"}}",
                       INVALID);
 
   /* ResNet3dSlowFast */
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"resample_rate\": 4,"
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"resample_rate\": 4,"
                       " \"speed_ratio\": 8}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"channel_ratio\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"channel_ratio\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
                       " \"slow_pathway\": {\"type\": \"resnet3d\", \"depth\": 50,"
                       "   \"pretrained\": null}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
                       " \"slow_pathway\": {\"type\": \"bninception\", \"depth\": 50,"
                       "   \"pretrained\": null, \"lateral\": false}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"slow_pathway\": [1, 2]}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", \"slow_pathway\": [1, 2]}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
                       " \"slow_pathway\": {\"type\": \"resnet3d\", \"depth\": 50,"
                       "   \"pretrained\": null, \"lateral\": \"yes\"}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ", \"fast_pathway\": [1]}",
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ", \"fast_pathway\": [1]}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"depth\": 50, \"pretrained\": null}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"depth\": 50}}",
                       MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_MISSING_KEY);
   /* A lateral connection needs fast channels: base 4 // channel_ratio 8 is 0. */
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
                       " \"slow_pathway\": {\"type\": \"resnet3d\", \"depth\": 18,"
                       "   \"pretrained\": null, \"lateral\": true, \"base_channels\": 4}}",
                       INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\","
                       " \"slow_pathway\": {\"type\": \"resnet3d\", \"depth\": 18,"
                       "   \"pretrained\": null, \"lateral\": true, \"base_channels\": 16,"
                       "   \"fusion_kernel\": 0}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"depth\": 50,"
                       "   \"pretrained\": null, \"widen\": 2}}",
                       MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_UNKNOWN_KEY);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"pretrained\": null}}",
                       MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_MISSING_KEY);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"depth\": 50,"
                       "   \"pretrained\": null, \"base_channels\": \"eight\"}}",
                       MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_WRONG_TYPE);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"depth\": 51,"
                       "   \"pretrained\": null}}", INVALID);
-  assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
+  mact_test_assert_build_error ("{\"type\": \"ResNet3dSlowFast\", " SMALL_SLOW ","
                       " \"fast_pathway\": {\"type\": \"resnet3d\", \"depth\": 50,"
                       "   \"pretrained\": null, \"num_stages\": 3, \"out_indices\": [2]}}",
                       INVALID);
 
   /* X3D */
-  assert_build_error ("{\"type\": \"X3D\", \"se_style\": \"some\"}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"se_ratio\": -0.5}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"gamma_b\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"num_stages\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"spatial_strides\": [2, 2]}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"frozen_stages\": 5}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"conv_cfg\": {\"type\": \"Conv2d\"}}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"in_channels\": 0}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"spatial_strides\": [2, 0, 2, 2]}", INVALID);
-  assert_build_error ("{\"type\": \"X3D\", \"gamma_w\": 0.25, \"gamma_b\": 0.01}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"se_style\": \"some\"}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"se_ratio\": -0.5}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"gamma_b\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"num_stages\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"spatial_strides\": [2, 2]}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"frozen_stages\": 5}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"conv_cfg\": {\"type\": \"Conv2d\"}}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"in_channels\": 0}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"spatial_strides\": [2, 0, 2, 2]}", INVALID);
+  mact_test_assert_build_error ("{\"type\": \"X3D\", \"gamma_w\": 0.25, \"gamma_b\": 0.01}", INVALID);
 
   /* Heads */
-  assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"spatial_type\": \"max\"}", INVALID);
-  assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"dropout_ratio\": 1.5}", INVALID);
-  assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"spatial_type\": \"min\"}", INVALID);
-  assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"init_std\": -1}", INVALID);
-  assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"dropout_ratio\": -0.1}", INVALID);
-  assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"SlowFastHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"init_std\": -1}", INVALID);
-  assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"multi_class\": true}", INVALID);
-  assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
+  mact_test_assert_build_error ("{\"type\": \"X3DHead\", \"num_classes\": 4, \"in_channels\": 8,"
                       " \"topk\": [1]}", INVALID);
 }
 
@@ -1035,7 +1003,7 @@ test_forward_errors (void **state)
   g_ptr_array_add (inputs, mact_tensor_new_full (5, (gint64[]) { 1, 1, 2, 16, 16 }, 0.0f, NULL));
   assert_forward_error (x3d, inputs, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_INPUT);
 
-  g_autoptr(MactModule) head = build_kind ("{\"type\": \"SlowFastHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"SlowFastHead\", \"num_classes\": 4,"
                                            " \"in_channels\": 24}", MACT_TYPE_HEAD);
   g_ptr_array_set_size (inputs, 0);
   g_ptr_array_add (inputs, mact_tensor_new_full (5, (gint64[]) { 1, 16, 1, 2, 2 }, 0.0f, NULL));
@@ -1047,7 +1015,7 @@ test_forward_errors (void **state)
   g_ptr_array_add (inputs, mact_tensor_new_full (2, (gint64[]) { 1, 8 }, 0.0f, NULL));
   assert_forward_error (head, inputs, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_INPUT);
 
-  g_autoptr(MactModule) x3d_head = build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
+  g_autoptr(MactModule) x3d_head = mact_test_build_kind ("{\"type\": \"X3DHead\", \"num_classes\": 4,"
                                                " \"in_channels\": 8}", MACT_TYPE_HEAD);
   g_ptr_array_set_size (inputs, 0);
   g_ptr_array_add (inputs, mact_tensor_new_full (5, (gint64[]) { 1, 6, 1, 2, 2 }, 0.0f, NULL));

@@ -153,6 +153,38 @@ mact_test_init (void)
     cmocka_set_test_filter (filter);
 }
 
+MactModule *
+mact_test_try_build (const char *json, GType kind, GError **error)
+{
+  g_autoptr(JsonNode) node = json_from_string (json, error);
+  if (node == NULL)
+    return NULL;
+  return mact_registry_build_from_json (mact_registry_get_default (), node, kind, error);
+}
+
+MactModule *
+mact_test_build_kind (const char *json, GType kind)
+{
+  g_autoptr(GError) error = NULL;
+  MactModule *module = mact_test_try_build (json, kind, &error);
+  if (module == NULL)
+    fail_msg ("building %s: %s", json, error->message);
+  return module;
+}
+
+void
+mact_test_assert_build_error (const char *json, GQuark domain, gint code)
+{
+  GError *error = NULL;
+  MactModule *module = mact_test_try_build (json, MACT_TYPE_MODULE, &error);
+  if (module != NULL)
+    {
+      g_object_unref (module);
+      fail_msg ("building %s succeeded, expected an error", json);
+    }
+  mact_test_assert_error (&error, domain, code);
+}
+
 void
 mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol, const char *what)
 {

@@ -37,6 +37,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MactTestFixture, mact_test_fixture_free)
  * under valgrind.  They still run in the plain unit suite. */
 void  mact_test_init (void);
 
+/* Builds a block from a JSON config with the default registry (mact_registry_build_from_json). */
+MactModule *mact_test_try_build          (const char *json, GType kind, GError **error);
+/* As mact_test_try_build(), failing the running test on error. */
+MactModule *mact_test_build_kind         (const char *json, GType kind);
+/* Asserts that building @json as any module fails with @domain and @code. */
+void        mact_test_assert_build_error (const char *json, GQuark domain, gint code);
+
 /* Asserts equal shapes and max|got - expected| <= tol * max(1, max|expected|). */
 void  mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol,
                               const char *what);
