@@ -1062,6 +1062,22 @@ test_build_input_unchanged (void **state)
     }
 }
 
+static void
+test_describe_value (void **state)
+{
+  const struct { const char *json; const char *kind; } cases[] = {
+    { "{}", "an object" }, { "[1]", "an array" }, { "null", "null" }, { "3", "an integer" },
+    { "3.5", "a floating-point number" }, { "true", "a boolean" }, { "\"x\"", "a string" },
+  };
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(JsonNode) node = json_from_string (cases[i].json, NULL);
+      assert_non_null (node);
+      assert_string_equal (mact_config_describe_value (node), cases[i].kind);
+    }
+  assert_string_equal (mact_config_describe_value (NULL), "nothing");
+}
+
 int
 main (void)
 {
@@ -1083,6 +1099,7 @@ main (void)
     cmocka_unit_test (test_build_nested_errors),
     cmocka_unit_test (test_build_block_errors),
     cmocka_unit_test (test_build_input_unchanged),
+    cmocka_unit_test (test_describe_value),
   };
   return cmocka_run_group_tests_name ("config", tests, setup_registry, teardown_registry);
 }

@@ -162,10 +162,24 @@ mact_config_copy (JsonNode *node)
 
 /* ------------------------------------------------------------------ messages */
 
-/* What a JSON value is, for "expects X, got Y" messages. */
-static const char *
-json_kind (JsonNode *node)
+/**
+ * mact_config_describe_value:
+ * @node: (nullable): a JSON node
+ *
+ * What kind of JSON value @node is, as a phrase for "expects X, got Y" messages: "an
+ * object", "an array", "null", "an integer", "a floating-point number", "a boolean", "a
+ * string".  Plugins use it to word their config errors the way core does.
+ *
+ * Returns: a static string
+ *
+ * Since: 0.1
+ */
+const char *
+mact_config_describe_value (JsonNode *node)
 {
+  if (node == NULL)
+    return "nothing";
+
   switch (JSON_NODE_TYPE (node))
     {
     case JSON_NODE_OBJECT:
@@ -232,7 +246,7 @@ static void
 wrong_type (GError **error, const Ctx *ctx, const char *expected, JsonNode *got)
 {
   set_arg_error (error, ctx, MACT_CONFIG_ERROR_WRONG_TYPE, "expects %s, got %s", expected,
-                 json_kind (got));
+                 mact_config_describe_value (got));
 }
 
 /* ------------------------------------------------------------------ scalars */
@@ -932,7 +946,7 @@ convert_value (JsonNode *node, const Ctx *ctx, GValue *out, GError **error)
         return read_strv (node, ctx, out, error);
       set_arg_error (error, ctx, MACT_CONFIG_ERROR_WRONG_TYPE,
                      "has type %s, which a config cannot set (got %s)",
-                     g_type_name (pspec->value_type), json_kind (node));
+                     g_type_name (pspec->value_type), mact_config_describe_value (node));
       return FALSE;
 
     case G_TYPE_OBJECT:
@@ -954,13 +968,13 @@ convert_value (JsonNode *node, const Ctx *ctx, GValue *out, GError **error)
         }
       set_arg_error (error, ctx, MACT_CONFIG_ERROR_WRONG_TYPE,
                      "has type %s, which a config can only set to null (got %s)",
-                     g_type_name (pspec->value_type), json_kind (node));
+                     g_type_name (pspec->value_type), mact_config_describe_value (node));
       return FALSE;
 
     default:
       set_arg_error (error, ctx, MACT_CONFIG_ERROR_WRONG_TYPE,
                      "has type %s, which a config cannot set (got %s)",
-                     g_type_name (pspec->value_type), json_kind (node));
+                     g_type_name (pspec->value_type), mact_config_describe_value (node));
       return FALSE;
     }
 }
@@ -1105,7 +1119,7 @@ build_block (MactRegistry *self, JsonNode *config, GType required_kind, const ch
     {
       g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_INVALID,
                    "%s: a block config must be a JSON object with a string \"type\", got %s",
-                   context, json_kind (config));
+                   context, mact_config_describe_value (config));
       return NULL;
     }
   JsonObject *object = json_node_get_object (config);
@@ -1114,7 +1128,7 @@ build_block (MactRegistry *self, JsonNode *config, GType required_kind, const ch
     {
       g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_INVALID,
                    "%s: a block config needs a string \"type\", got %s", context,
-                   type_node ? json_kind (type_node) : "none");
+                   type_node ? mact_config_describe_value (type_node) : "none");
       return NULL;
     }
   const char *type_name = json_node_get_string (type_node);

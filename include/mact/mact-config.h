@@ -53,6 +53,8 @@ JsonNode *mact_config_load_data     (const char    *data,
 MACT_AVAILABLE_IN_0_1
 JsonNode *mact_config_copy          (JsonNode      *node);
 MACT_AVAILABLE_IN_0_1
+const char *mact_config_describe_value (JsonNode   *node);
+MACT_AVAILABLE_IN_0_1
 gboolean  mact_config_value_to_gvalue (JsonNode    *value,
                                        GParamSpec  *pspec,
                                        const char  *block,

@@ -25,5 +25,13 @@
 #include <mact/mact-config.h>
 #include <mact/mact-registry.h>
 #include <mact/mact-recognizer.h>
+#include <mact/mact-optimizer.h>
+#include <mact/mact-lr-schedule.h>
+#include <mact/mact-dataset.h>
+#include <mact/mact-data-loader.h>
+#include <mact/mact-synthetic-dataset.h>
+#include <mact/mact-annotation.h>
+#include <mact/mact-checkpoint.h>
+#include <mact/mact-runner.h>
 
 #undef __MACT_H_INSIDE__

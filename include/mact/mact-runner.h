@@ -1,0 +1,83 @@
+/* mact-runner.h: epoch-based training and validation driven by an mmaction2 config. */
+#pragma once
+
+#if !defined(__MACT_H_INSIDE__) && !defined(MACT_COMPILATION)
+#error "Only <mact/mact.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <mact/mact-version-macros.h>
+#include <mact/mact-recognizer.h>
+#include <mact/mact-optimizer.h>
+#include <mact/mact-lr-schedule.h>
+#include <mact/mact-dataset.h>
+
+G_BEGIN_DECLS
+
+#define MACT_TYPE_RUNNER (mact_runner_get_type ())
+MACT_AVAILABLE_IN_0_1
+G_DECLARE_FINAL_TYPE (MactRunner, mact_runner, MACT, RUNNER, GObject)
+
+MACT_AVAILABLE_IN_0_1
+MactRunner     *mact_runner_new            (JsonNode      *config,
+                                            GError       **error);
+
+MACT_AVAILABLE_IN_0_1
+gboolean        mact_runner_train          (MactRunner    *self,
+                                            GCancellable  *cancellable,
+                                            GError       **error);
+
+MACT_AVAILABLE_IN_0_1
+JsonObject     *mact_runner_evaluate       (MactRunner    *self,
+                                            MactDataset   *dataset,
+                                            GCancellable  *cancellable,
+                                            GError       **error);
+
+MACT_AVAILABLE_IN_0_1
+MactRecognizer *mact_runner_get_model      (MactRunner    *self);
+MACT_AVAILABLE_IN_0_1
+MactOptimizer  *mact_runner_get_optimizer  (MactRunner    *self);
+MACT_AVAILABLE_IN_0_1
+const char     *mact_runner_get_work_dir   (MactRunner    *self);
+MACT_AVAILABLE_IN_0_1
+const char     *mact_runner_get_log_path   (MactRunner    *self);
+MACT_AVAILABLE_IN_0_1
+guint           mact_runner_get_epoch      (MactRunner    *self);
+MACT_AVAILABLE_IN_0_1
+guint64         mact_runner_get_iter       (MactRunner    *self);
+
+/* Metrics of mmaction2's evaluate(): "top1_acc", "top5_acc" (top-k for k <= num_classes)
+ * and "mean_class_accuracy" of @scores [N, K] against integer @labels [N]. */
+MACT_AVAILABLE_IN_0_1
+JsonObject     *mact_evaluate_scores       (MactTensor    *scores,
+                                            MactTensor    *labels,
+                                            GError       **error);
+
+/**
+ * MactRunnerAllReduce:
+ * @values: (array length=n_values): the values to sum across all processes, in place
+ * @n_values: how many
+ * @user_data: the data given to mact_runner_set_distributed()
+ * @error: return location for a #GError
+ *
+ * Sums @values element-wise over all ranks (MPI_Allreduce with MPI_SUM), in place.
+ *
+ * Returns: %TRUE on success
+ */
+typedef gboolean (*MactRunnerAllReduce) (float    *values,
+                                         gsize     n_values,
+                                         gpointer  user_data,
+                                         GError  **error);
+
+/* Makes the runner one rank of @world_size: the loader shards by rank, gradients and
+ * log_vars are summed by @all_reduce and divided by world_size, only rank 0 writes logs
+ * and checkpoints.  Set before mact_runner_train(). */
+MACT_AVAILABLE_IN_0_1
+void            mact_runner_set_distributed (MactRunner          *self,
+                                             guint                rank,
+                                             guint                world_size,
+                                             MactRunnerAllReduce  all_reduce,
+                                             gpointer             user_data);
+
+G_END_DECLS

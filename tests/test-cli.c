@@ -1,0 +1,208 @@
+/* The `mact` program as a user meets it: help, version, usage errors with exit status 2,
+ * run-time errors on stderr with status 1 naming the file, and a short `mact train` run
+ * whose output has mmcv's log lines and whose work directory holds the checkpoints.
+ * The program is the build tree's (MACT_TEST_CLI); it inherits the test's plugin path. */
+#include "mact-test.h"
+
+#include <string.h>
+#include <sys/wait.h>
+#include <glib/gstdio.h>
+
+typedef struct {
+  int   status;
+  char *out;
+  char *err;
+} RunResult;
+
+static void
+run_result_clear (RunResult *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+}
+
+static RunResult
+run_cli (const char *first, ...)
+{
+  const char *cli = g_getenv ("MACT_TEST_CLI");
+  assert_non_null (cli);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) cli);
+  va_list ap;
+  va_start (ap, first);
+  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
+    g_ptr_array_add (argv, (gpointer) a);
+  va_end (ap);
+  g_ptr_array_add (argv, NULL);
+
+  RunResult r = { 0 };
+  int wait_status = 0;
+  g_autoptr(GError) error = NULL;
+  /* The child must not inherit valgrind's LD_PRELOAD-free environment issues: it runs
+   * natively either way, since the test binary, not the child, is under valgrind. */
+  assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                             &r.out, &r.err, &wait_status, &error));
+  assert_null (error);
+  assert_true (WIFEXITED (wait_status));
+  r.status = WEXITSTATUS (wait_status);
+  return r;
+}
+
+static void
+test_help_and_version (void **state)
+{
+  RunResult r = run_cli ("--version", NULL);
+  assert_int_equal (r.status, 0);
+  g_autofree char *expected = g_strdup_printf ("mact %s\n", MACT_VERSION_S);
+  assert_string_equal (r.out, expected);
+  run_result_clear (&r);
+
+  r = run_cli ("--help", NULL);
+  assert_int_equal (r.status, 0);
+  assert_non_null (strstr (r.out, "train"));
+  run_result_clear (&r);
+
+  r = run_cli ("train", "--help", NULL);
+  assert_int_equal (r.status, 0);
+  assert_non_null (strstr (r.out, "--resume-from"));
+  assert_non_null (strstr (r.out, "--validate"));
+  run_result_clear (&r);
+}
+
+static void
+test_usage_errors (void **state)
+{
+  RunResult r = run_cli (NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "Usage"));
+  run_result_clear (&r);
+
+  r = run_cli ("frobnicate", NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "unknown command 'frobnicate'"));
+  run_result_clear (&r);
+
+  r = run_cli ("train", NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "exactly one CONFIG"));
+  run_result_clear (&r);
+
+  r = run_cli ("train", "--no-such-option", "x.json", NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "no-such-option"));
+  run_result_clear (&r);
+}
+
+static void
+test_runtime_errors (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mact-cli-XXXXXX", &error);
+  assert_null (error);
+
+  g_autofree char *missing = g_build_filename (dir, "missing.json", NULL);
+  RunResult r = run_cli ("train", missing, NULL);
+  assert_int_equal (r.status, 1);
+  assert_true (g_str_has_prefix (r.err, "mact train: "));
+  assert_non_null (strstr (r.err, "missing.json"));
+  assert_string_equal (r.out, "");
+  run_result_clear (&r);
+
+  g_autofree char *bad = g_build_filename (dir, "bad.json", NULL);
+  assert_true (g_file_set_contents (bad, "{\"model\": {\"type\": \"Recognizer2D\"", -1, NULL));
+  r = run_cli ("train", bad, NULL);
+  assert_int_equal (r.status, 1);
+  assert_non_null (strstr (r.err, "bad.json"));
+  run_result_clear (&r);
+
+  g_autofree char *no_epochs = g_build_filename (dir, "no-epochs.json", NULL);
+  assert_true (g_file_set_contents (no_epochs, "{\"model\": {}}", -1, NULL));
+  r = run_cli ("train", no_epochs, NULL);
+  assert_int_equal (r.status, 1);
+  assert_non_null (strstr (r.err, "total_epochs"));
+  run_result_clear (&r);
+
+  g_unlink (missing);
+  g_unlink (bad);
+  g_unlink (no_epochs);
+  g_rmdir (dir);
+}
+
+static const char *tiny_train =
+  "{\"model\": {\"type\": \"Recognizer3D\","
+  "  \"backbone\": {\"type\": \"ResNet3d\", \"depth\": 18, \"base_channels\": 4,"
+  "                 \"pretrained\": null, \"pretrained2d\": false},"
+  "  \"cls_head\": {\"type\": \"I3DHead\", \"num_classes\": 3, \"in_channels\": 32,"
+  "                 \"dropout_ratio\": 0.0}, \"test_cfg\": {\"average_clips\": \"prob\"}},"
+  " \"data\": {\"videos_per_gpu\": 2,"
+  "  \"train\": {\"type\": \"SyntheticActionDataset\", \"num_classes\": 3,"
+  "             \"num_samples\": 4, \"clip_len\": 4, \"height\": 16, \"width\": 16,"
+  "             \"input_format\": \"NCTHW\"},"
+  "  \"val\": {\"type\": \"SyntheticActionDataset\", \"num_classes\": 3, \"split\": \"val\","
+  "           \"num_samples\": 4, \"clip_len\": 4, \"height\": 16, \"width\": 16,"
+  "           \"input_format\": \"NCTHW\"}},"
+  " \"optimizer\": {\"type\": \"SGD\", \"lr\": 0.01, \"momentum\": 0.9},"
+  " \"total_epochs\": 2, \"log_config\": {\"interval\": 1}}";
+
+static void
+test_train_runs (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mact-cli-XXXXXX", &error);
+  g_autofree char *config = g_build_filename (dir, "tiny.json", NULL);
+  g_autofree char *work = g_build_filename (dir, "work", NULL);
+  assert_true (g_file_set_contents (config, tiny_train, -1, NULL));
+
+  RunResult r = run_cli ("train", config, "--work-dir", work, "--validate", "--seed", "5",
+                         "--threads", "1", NULL);
+  if (r.status != 0)
+    fail_msg ("mact train failed: %s", r.err);
+  assert_non_null (strstr (r.out, "Epoch [1][1/2]\tlr: 1.000e-02"));
+  assert_non_null (strstr (r.out, "Epoch [2][2/2]"));
+  assert_non_null (strstr (r.out, "loss_cls: "));
+  assert_non_null (strstr (r.out, "Epoch(val) [2]"));
+  assert_non_null (strstr (r.out, "top1_acc: "));
+  assert_non_null (strstr (r.out, "Training done: 2 epochs, 4 iterations"));
+  assert_null (strstr (r.out, "\r"));   /* not a terminal: no progress bar */
+  run_result_clear (&r);
+
+  g_autofree char *latest = g_build_filename (work, "latest.json", NULL);
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  assert_true (json_parser_load_from_file (parser, latest, NULL));
+  JsonObject *meta = json_node_get_object (json_parser_get_root (parser));
+  assert_int_equal (json_object_get_int_member (meta, "epoch"), 2);
+  assert_int_equal (json_object_get_int_member (meta, "seed"), 5);
+  assert_string_equal (json_object_get_string_member (meta, "weights"),
+                       "epoch_2.safetensors");
+
+  /* Resuming at the end trains nothing more and succeeds. */
+  r = run_cli ("train", config, "--work-dir", work, "--resume-from", latest, NULL);
+  assert_int_equal (r.status, 0);
+  assert_non_null (strstr (r.out, "Training done: 2 epochs, 4 iterations"));
+  run_result_clear (&r);
+
+  /* Clean up the work directory. */
+  g_autoptr(GDir) d = g_dir_open (work, 0, NULL);
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *p = g_build_filename (work, name, NULL);
+      g_unlink (p);
+    }
+  g_rmdir (work);
+  g_unlink (config);
+  g_rmdir (dir);
+}
+
+int
+main (void)
+{
+  mact_test_init ();
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_help_and_version),
+    cmocka_unit_test (test_usage_errors),
+    cmocka_unit_test (test_runtime_errors),
+    cmocka_unit_test (test_train_runs),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

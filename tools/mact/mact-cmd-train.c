@@ -1,0 +1,176 @@
+/* mact-cmd-train.c: `mact train CONFIG`, mmaction2's tools/train.py.
+ *
+ * The runner does the work and reports through its "log" signal; this file only turns
+ * log entries into mmcv's text lines (and a progress bar on a terminal). */
+#include "mact-cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+  gboolean tty;
+  gboolean bar_shown;
+} TrainOutput;
+
+static void
+clear_bar (TrainOutput *out)
+{
+  if (out->bar_shown)
+    {
+      fputs ("\r\033[K", stdout);
+      out->bar_shown = FALSE;
+    }
+}
+
+static void
+print_progress (TrainOutput *out, JsonObject *entry)
+{
+  const gint64 iter = json_object_get_int_member_with_default (entry, "global_iter", 0);
+  const gint64 total = json_object_get_int_member_with_default (entry, "max_iters", 1);
+  const double frac = total > 0 ? (double) iter / (double) total : 0;
+  const int width = 30, filled = (int) (frac * width);
+  g_autofree char *eta = mact_cli_format_duration (
+    json_object_get_double_member_with_default (entry, "eta", 0));
+  printf ("[");
+  for (int i = 0; i < width; i++)
+    putchar (i < filled ? '>' : ' ');
+  printf ("] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ", eta %s", iter, total, eta);
+  fflush (stdout);
+  out->bar_shown = TRUE;
+}
+
+static void
+on_log (MactRunner *runner, JsonObject *entry, TrainOutput *out)
+{
+  const char *mode = json_object_get_string_member_with_default (entry, "mode", "train");
+  GString *line = g_string_new (NULL);
+  const char *skip[] = { "mode", "epoch", "iter", "epoch_len", "global_iter", "max_iters",
+                         "eta", "lr", NULL };
+
+  if (g_str_equal (mode, "train"))
+    {
+      g_autofree char *eta = mact_cli_format_duration (
+        json_object_get_double_member_with_default (entry, "eta", 0));
+      g_string_append_printf (line, "Epoch [%" G_GINT64_FORMAT "][%" G_GINT64_FORMAT "/%"
+                              G_GINT64_FORMAT "]\tlr: %.3e, eta: %s",
+                              json_object_get_int_member (entry, "epoch"),
+                              json_object_get_int_member (entry, "iter"),
+                              json_object_get_int_member (entry, "epoch_len"),
+                              json_object_get_double_member (entry, "lr"), eta);
+    }
+  else
+    {
+      g_string_append_printf (line, "Epoch(val) [%" G_GINT64_FORMAT "]",
+                              json_object_get_int_member (entry, "epoch"));
+    }
+
+  g_autoptr(GList) keys = json_object_get_members (entry);
+  for (GList *l = keys; l != NULL; l = l->next)
+    {
+      if (g_strv_contains (skip, l->data))
+        continue;
+      g_string_append_printf (line, ", %s: %.4f", (const char *) l->data,
+                              json_object_get_double_member (entry, l->data));
+    }
+
+  clear_bar (out);
+  puts (line->str);
+  g_string_free (line, TRUE);
+  if (out->tty && g_str_equal (mode, "train"))
+    print_progress (out, entry);
+  fflush (stdout);
+}
+
+int
+mact_cli_train (int argc, char **argv)
+{
+  g_autofree char *work_dir = NULL;
+  g_autofree char *resume_from = NULL;
+  g_autofree char *load_from = NULL;
+  gint64 seed = -1;
+  gint threads = 0;
+  gboolean validate = FALSE;
+  g_auto(GStrv) rest = NULL;
+  GOptionEntry entries[] = {
+    { "work-dir", 0, 0, G_OPTION_ARG_FILENAME, &work_dir,
+      "Directory for logs and checkpoints (default: the config's work_dir, else "
+      "./work_dirs/CONFIG-NAME)", "DIR" },
+    { "resume-from", 0, 0, G_OPTION_ARG_FILENAME, &resume_from,
+      "Resume from a checkpoint (its .json): weights, optimizer, epoch", "FILE" },
+    { "load-from", 0, 0, G_OPTION_ARG_FILENAME, &load_from,
+      "Initialise weights from a checkpoint or .safetensors state dict", "FILE" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "Random seed (default: the config's, else 0)",
+      "N" },
+    { "validate", 0, 0, G_OPTION_ARG_NONE, &validate,
+      "Evaluate on data.val during training (as evaluation in the config says)", NULL },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "Compute threads (default: "
+      "MACT_NUM_THREADS, else all cores)", "N" },
+    { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &rest, NULL, "CONFIG" },
+    { NULL }
+  };
+  g_autoptr(GOptionContext) ctx = g_option_context_new ("CONFIG - train a recognizer");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  g_option_context_set_description (ctx,
+    "CONFIG is a JSON config with mmaction2's keys: model, data, optimizer,\n"
+    "optimizer_config, lr_config, total_epochs, checkpoint_config, evaluation,\n"
+    "log_config, work_dir, load_from, resume_from, seed.");
+  g_autoptr(GError) error = NULL;
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      mact_cli_fail ("train", error);
+      return 2;
+    }
+  if (rest == NULL || rest[0] == NULL || rest[1] != NULL)
+    {
+      g_autofree char *help = g_option_context_get_help (ctx, TRUE, NULL);
+      fprintf (stderr, "mact train: expected exactly one CONFIG\n\n%s", help);
+      return 2;
+    }
+  if (threads > 0)
+    mact_set_num_threads (threads);
+
+  g_autoptr(JsonNode) config = mact_config_load_file (rest[0], &error);
+  if (config == NULL)
+    return mact_cli_fail ("train", error);
+  if (JSON_NODE_HOLDS_OBJECT (config))
+    {
+      JsonObject *root = json_node_get_object (config);
+      if (resume_from != NULL)
+        json_object_set_string_member (root, "resume_from", resume_from);
+      if (load_from != NULL)
+        json_object_set_string_member (root, "load_from", load_from);
+      if (seed >= 0)
+        json_object_set_int_member (root, "seed", seed);
+    }
+
+  g_autoptr(MactRunner) runner = mact_runner_new (config, &error);
+  if (runner == NULL)
+    return mact_cli_fail ("train", error);
+
+  if (work_dir == NULL && mact_runner_get_work_dir (runner) == NULL)
+    {
+      g_autofree char *base = g_path_get_basename (rest[0]);
+      char *dot = strrchr (base, '.');
+      if (dot != NULL)
+        *dot = '\0';
+      work_dir = g_build_filename (".", "work_dirs", base, NULL);
+    }
+  if (work_dir != NULL)
+    g_object_set (runner, "work-dir", work_dir, NULL);
+  g_object_set (runner, "validate", validate, NULL);
+
+  TrainOutput out = { .tty = isatty (STDOUT_FILENO) };
+  g_signal_connect (runner, "log", G_CALLBACK (on_log), &out);
+
+  if (!mact_runner_train (runner, NULL, &error))
+    {
+      clear_bar (&out);
+      return mact_cli_fail ("train", error);
+    }
+  clear_bar (&out);
+  printf ("Training done: %u epochs, %" G_GUINT64_FORMAT " iterations; log %s\n",
+          mact_runner_get_epoch (runner), mact_runner_get_iter (runner),
+          mact_runner_get_log_path (runner));
+  return 0;
+}

@@ -1,0 +1,68 @@
+/* mact-main.c: the `mact` program: dispatches to one subcommand per file. */
+#include "mact-cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  int       (*run) (int argc, char **argv);
+  const char *summary;
+} MactCommand;
+
+static const MactCommand commands[] = {
+  { "train", mact_cli_train, "train a recognizer from a config (mmaction2's tools/train.py)" },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: mact COMMAND [OPTION...]\n\nCommands:\n");
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun 'mact COMMAND --help' for the options of a command.\n"
+                "'mact --version' prints the version.\n");
+}
+
+int
+mact_cli_fail (const char *command, const GError *error)
+{
+  fprintf (stderr, "mact %s: %s\n", command, error ? error->message : "failed");
+  return 1;
+}
+
+char *
+mact_cli_format_duration (double seconds)
+{
+  if (!(seconds >= 0) || seconds > 1e8)
+    seconds = 0;
+  const guint64 s = (guint64) (seconds + 0.5);
+  return g_strdup_printf ("%" G_GUINT64_FORMAT ":%02u:%02u", s / 3600,
+                          (guint) (s / 60 % 60), (guint) (s % 60));
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+
+  if (argc < 2 || g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h") ||
+      g_str_equal (argv[1], "help"))
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? 2 : 0;
+    }
+  if (g_str_equal (argv[1], "--version"))
+    {
+      printf ("mact %s\n", MACT_VERSION_S);
+      return 0;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (argv[1], commands[i].name))
+      return commands[i].run (argc - 1, argv + 1);
+
+  fprintf (stderr, "mact: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return 2;
+}
