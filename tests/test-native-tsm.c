@@ -12,7 +12,10 @@
  * outputs must match within 1e-4 x max(1, max|ref|).  One case checks the gradients of a
  * train-mode cross-entropy step through Recognizer2D(ResNetTSM, TSMHead) within 1e-3
  * relative.  The shapes of mmaction2's tests (reference §4.6, §4.10, §4.12) are checked
- * on full-size blocks, and the configs of configs/recognition/{tsm,tpn} build. */
+ * on full-size blocks, and the configs of configs/recognition/{tsm,tpn} build.  TPNHead's
+ * fcn_test mode is checked on its own and through Recognizer2D's fully-convolutional test
+ * (test_cfg fcn_test, flip, num_segs).  The full-size models against live PyTorch are in
+ * tests/parity/ (suite parity). */
 #include "mact-test.h"
 
 #include <math.h>
@@ -1034,11 +1037,259 @@ test_tpn_head_errors (void **state)
                       MACT_MODULE_ERROR_INVALID_ARGUMENT);
 }
 
+/* ------------------------------------------------------------------ fcn_test */
+
+static MactTensor *
+try_forward_fcn (MactModule *head, MactTensor *x, GError **error)
+{
+  g_autoptr(GPtrArray) inputs = g_ptr_array_new ();
+  g_ptr_array_add (inputs, x);
+  MactTensor *out;
+  MACT_NO_GRAD_BEGIN
+  out = mact_head_forward_fcn (MACT_HEAD (head), inputs, error);
+  MACT_NO_GRAD_END
+  return out;
+}
+
+static MactTensor *
+forward_fcn (MactModule *head, MactTensor *x)
+{
+  g_autoptr(GError) error = NULL;
+  MactTensor *out = try_forward_fcn (head, x, &error);
+  if (out == NULL)
+    fail_msg ("forward_fcn: %s", error->message);
+  return out;
+}
+
+static void
+assert_fcn_error (MactModule *head, MactTensor *x, gint code)
+{
+  GError *error = NULL;
+  MactTensor *out = try_forward_fcn (head, x, &error);
+  assert_null (out);
+  mact_test_assert_error (&error, MACT_MODULE_ERROR, code);
+}
+
+/* mmaction2's TPNHead(x, fcn_test=True): avg_pool3d then new_cls, a 1x1x1 Conv3d copied
+ * from fc_cls at the first call (a child from then on, with state-dict keys); with
+ * spatial_type None, a score map. */
+static void
+test_tpn_head_fcn_parity (void **state)
+{
+  g_autoptr(MactTestFixture) fx = mact_test_fixture_load ("native_tsm/tpn_head_fcn");
+  g_autoptr(MactTensorDict) weights = load_file ("tpn_head_fcn_weights.safetensors");
+  MactTensor *x = mact_test_fixture_get (fx, "input");
+
+  g_autoptr(MactModule) head = mact_test_build_kind (mact_test_fixture_meta (fx, "config"),
+                                                     MACT_TYPE_HEAD);
+  load_strict (head, weights);
+  mact_module_eval (head);
+  assert_null (mact_module_get_child (head, "new_cls"));
+  g_autoptr(MactTensor) out = forward_fcn (head, x);
+  assert_shape (out, "[2, 5, 1, 1, 1]");
+  mact_test_assert_close (out, mact_test_fixture_get (fx, "out_avg"), 1e-4, "fcn, avg pool");
+  MactModule *new_cls = mact_module_get_child (head, "new_cls");
+  assert_true (MACT_IS_CONV (new_cls));
+  assert_true (has_key (head, "new_cls.weight"));
+  assert_true (has_key (head, "new_cls.bias"));
+  assert_shape (mact_module_get_parameter (new_cls, "weight"), "[5, 16, 1, 1, 1]");
+  /* The same child serves the next call; the plain path is unchanged. */
+  g_autoptr(MactTensor) again = forward_fcn (head, x);
+  assert_true (mact_module_get_child (head, "new_cls") == new_cls);
+  mact_test_assert_close (again, out, 0.0, "second fcn call");
+
+  /* spatial_type None: no pooling, a [N, K, T, H, W] score map. */
+  g_autoptr(MactModule) plain = mact_test_build_kind (
+    "{\"type\": \"TPNHead\", \"num_classes\": 5, \"in_channels\": 16,"
+    " \"dropout_ratio\": 0.5, \"spatial_type\": null}", MACT_TYPE_HEAD);
+  load_strict (plain, weights);
+  mact_module_eval (plain);
+  g_autoptr(MactTensor) map = forward_fcn (plain, x);
+  assert_shape (map, "[2, 5, 2, 3, 3]");
+  mact_test_assert_close (map, mact_test_fixture_get (fx, "out_none"), 1e-4, "fcn score map");
+}
+
+static void
+test_tpn_head_fcn_errors (void **state)
+{
+  g_autoptr(MactModule) head = mact_test_build_kind ("{\"type\": \"TPNHead\", \"num_classes\": 4,"
+                                                     " \"in_channels\": 8}", MACT_TYPE_HEAD);
+  g_autoptr(MactTensor) flat = zeros (4, (gint64[]) { 2, 8, 3, 3 });
+  assert_fcn_error (head, flat, MACT_MODULE_ERROR_INVALID_INPUT);
+  g_autoptr(MactTensor) channels = zeros (5, (gint64[]) { 2, 6, 1, 3, 3 });
+  assert_fcn_error (head, channels, MACT_MODULE_ERROR_INVALID_INPUT);
+  assert_null (mact_module_get_child (head, "new_cls"));
+  /* Heads without the mode refuse it (mmaction2: a TypeError on fcn_test). */
+  g_autoptr(MactModule) tsm = mact_test_build_kind ("{\"type\": \"TSMHead\", \"num_classes\": 4,"
+                                                    " \"in_channels\": 8}", MACT_TYPE_HEAD);
+  g_autoptr(MactTensor) vol = zeros (5, (gint64[]) { 2, 8, 1, 3, 3 });
+  assert_fcn_error (tsm, vol, MACT_MODULE_ERROR_NOT_IMPLEMENTED);
+}
+
+/* The fixture's recognizer with @test_cfg_key's config: the committed MobileNetV2TSM
+ * weights under backbone.*, the head's under cls_head.*. */
+static MactRecognizer *
+fcn_recognizer (MactTestFixture *fx, const char *config_key)
+{
+  g_autoptr(GError) error = NULL;
+  MactRecognizer *recognizer =
+    mact_recognizer_new_from_data (mact_test_fixture_meta (fx, config_key), -1,
+                                   mact_registry_get_default (), &error);
+  if (recognizer == NULL)
+    fail_msg ("%s: %s", config_key, error->message);
+  g_autoptr(MactTensorDict) weights = mact_tensor_dict_new ();
+  g_autoptr(MactTensorDict) backbone = load_file ("mobilenet_v2_tsm_weights.safetensors");
+  g_autoptr(MactTensorDict) head = load_file ("tpn_fcn_recognizer_head_weights.safetensors");
+  for (guint i = 0; i < mact_tensor_dict_get_size (backbone); i++)
+    {
+      g_autofree char *key = g_strconcat ("backbone.", mact_tensor_dict_get_key (backbone, i),
+                                          NULL);
+      mact_tensor_dict_insert (weights, key, mact_tensor_dict_get_value (backbone, i));
+    }
+  for (guint i = 0; i < mact_tensor_dict_get_size (head); i++)
+    {
+      g_autofree char *key = g_strconcat ("cls_head.", mact_tensor_dict_get_key (head, i), NULL);
+      mact_tensor_dict_insert (weights, key, mact_tensor_dict_get_value (head, i));
+    }
+  load_strict (MACT_MODULE (recognizer), weights);
+  mact_module_eval (MACT_MODULE (recognizer));
+  return recognizer;
+}
+
+static MactTensor *
+try_forward_test (MactRecognizer *recognizer, MactTensor *imgs, GError **error)
+{
+  MactTensor *scores;
+  MACT_NO_GRAD_BEGIN
+  scores = mact_recognizer_forward_test (recognizer, imgs, error);
+  MACT_NO_GRAD_END
+  return scores;
+}
+
+/* Builds the fixture's recognizer for @variant's test_cfg and compares forward_test with
+ * the fixture's scores_<variant>. */
+static MactRecognizer *
+check_fcn_variant (MactTestFixture *fx, const char *variant)
+{
+  g_autofree char *config_key = g_strconcat ("config_", variant, NULL);
+  g_autofree char *scores_key = g_strconcat ("scores_", variant, NULL);
+  g_autoptr(MactRecognizer) recognizer = fcn_recognizer (fx, config_key);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactTensor) scores = try_forward_test (recognizer, mact_test_fixture_get (fx, "imgs"),
+                                                   &error);
+  if (scores == NULL)
+    fail_msg ("%s: %s", variant, error->message);
+  mact_test_assert_close (scores, mact_test_fixture_get (fx, scores_key), 1e-4, variant);
+  return g_steal_pointer (&recognizer);
+}
+
+/* Recognizer2D's fully-convolutional test (mmaction2's _do_fcn_test) on one sample of 2
+ * crops x 4 segments, staged by the backbone's num_segments and averaged over the crops
+ * ('prob'); gradcam keeps the plain path. */
+static void
+test_tpn_fcn_recognizer (void **state)
+{
+  g_autoptr(MactTestFixture) fx = mact_test_fixture_load ("native_tsm/tpn_fcn_recognizer");
+  g_autoptr(MactRecognizer) recognizer = check_fcn_variant (fx, "prob");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactTensor) plain = NULL;
+  MACT_NO_GRAD_BEGIN
+  plain = mact_recognizer_forward_gradcam (recognizer, mact_test_fixture_get (fx, "imgs"),
+                                           &error);
+  MACT_NO_GRAD_END
+  if (plain == NULL)
+    fail_msg ("gradcam: %s", error->message);
+  assert_shape (plain, "[1, 5]");
+}
+
+/* The other test_cfgs: flipped along W and staged by test_cfg.num_segs 2 ('score' over 4
+ * rows); average_clips None, which keeps the head's [rows, K, 1, 1, 1] maps. */
+static void
+test_full_tpn_fcn_recognizer_variants (void **state)
+{
+  g_autoptr(MactTestFixture) fx = mact_test_fixture_load ("native_tsm/tpn_fcn_recognizer");
+  g_object_unref (check_fcn_variant (fx, "flip"));
+  g_object_unref (check_fcn_variant (fx, "none"));
+}
+
+/* A recognizer from @json's model block (the test_cfg varies), tested on @imgs. */
+static void
+assert_fcn_test_error (const char *json, MactTensor *imgs, GQuark domain, gint code)
+{
+  g_autoptr(GError) build_error = NULL;
+  g_autoptr(MactRecognizer) recognizer =
+    mact_recognizer_new_from_data (json, -1, mact_registry_get_default (), &build_error);
+  if (recognizer == NULL)
+    fail_msg ("%s", build_error->message);
+  mact_module_eval (MACT_MODULE (recognizer));
+  GError *error = NULL;
+  MactTensor *scores = try_forward_test (recognizer, imgs, &error);
+  assert_null (scores);
+  mact_test_assert_error (&error, domain, code);
+}
+
+static void
+test_full_tpn_fcn_recognizer_errors (void **state)
+{
+  g_autoptr(MactTensor) imgs = mact_test_random (5, (gint64[]) { 1, 4, 3, 32, 32 }, 3, -1.0,
+                                                 1.0);
+#define FCN_MODEL(backbone, head, test_cfg)                                               \
+  "{\"model\": {\"type\": \"Recognizer2D\", \"backbone\": " backbone ", \"cls_head\": " head \
+  ", \"test_cfg\": " test_cfg "}}"
+#define TSM_BACKBONE "{\"type\": \"MobileNetV2TSM\", \"widen_factor\": 0.25, \"num_segments\": 4}"
+#define TPN_HEAD "{\"type\": \"TPNHead\", \"num_classes\": 3, \"in_channels\": 1280}"
+  const GQuark R = MACT_RECOGNIZER_ERROR;
+  /* feature_extraction and fcn_test exclude each other (mmaction2 asserts). */
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true,"
+                                    " \"feature_extraction\": true}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_VALUE);
+  /* A head without the mode. */
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE,
+                                    "{\"type\": \"TSMHead\", \"num_classes\": 3,"
+                                    " \"in_channels\": 1280, \"num_segments\": 4}",
+                                    "{\"average_clips\": null, \"fcn_test\": true}"),
+                         imgs, MACT_MODULE_ERROR, MACT_MODULE_ERROR_NOT_IMPLEMENTED);
+  /* A backbone without num_segments needs test_cfg.num_segs. */
+  assert_fcn_test_error (FCN_MODEL ("{\"type\": \"MobileNetV2\", \"widen_factor\": 0.25}",
+                                    TPN_HEAD, "{\"average_clips\": null, \"fcn_test\": true}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_KEY);
+  /* Wrong types and values in test_cfg. */
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": 1}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_TYPE);
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true,"
+                                    " \"flip\": \"yes\"}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_TYPE);
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true,"
+                                    " \"num_segs\": 2.5}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_TYPE);
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true,"
+                                    " \"num_segs\": 0}"),
+                         imgs, R, MACT_RECOGNIZER_ERROR_VALUE);
+  /* 4 views do not stage into clips of 3 segments. */
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true,"
+                                    " \"num_segs\": 3}"),
+                         imgs, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE);
+  /* 4-D images are not [N, V, C, H, W]. */
+  g_autoptr(MactTensor) flat = mact_test_random (4, (gint64[]) { 4, 3, 32, 32 }, 4, -1.0, 1.0);
+  assert_fcn_test_error (FCN_MODEL (TSM_BACKBONE, TPN_HEAD,
+                                    "{\"average_clips\": null, \"fcn_test\": true}"),
+                         flat, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE);
+#undef FCN_MODEL
+#undef TSM_BACKBONE
+#undef TPN_HEAD
+}
+
 /* ------------------------------------------------------------------ configs */
 
 /* The TPN-TSM config end to end on two tiny clips of 8 segments: training adds the neck's
- * loss_aux to the head's losses; testing gives a probability row per clip (fcn_test is ignored:
- * the head pools globally before fc_cls, so the plain path gives the same scores). */
+ * loss_aux to the head's losses; testing (its test_cfg has fcn_test) gives a probability
+ * row per clip. */
 /* mmaction2's test_tpn shapes (reference §4.10) on a full-width TPN: its config's neck
  * (the parallel flow has the same shapes; its values are checked on the reduced TPN). */
 static void
@@ -1186,6 +1437,11 @@ main (void)
     cmocka_unit_test (test_tpn_head_parity),
     cmocka_unit_test (test_tpn_head_shapes),
     cmocka_unit_test (test_tpn_head_errors),
+    cmocka_unit_test (test_tpn_head_fcn_parity),
+    cmocka_unit_test (test_tpn_head_fcn_errors),
+    cmocka_unit_test (test_tpn_fcn_recognizer),
+    cmocka_unit_test (test_full_tpn_fcn_recognizer_variants),
+    cmocka_unit_test (test_full_tpn_fcn_recognizer_errors),
     cmocka_unit_test (test_full_configs_build),
   };
   return cmocka_run_group_tests_name ("native-tsm", tests, NULL, NULL);

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
-# compile-only check with clang), runs the unit suite, then the same suite under valgrind.
-# Prints a closing "N passed, N failed" line counting the cmocka cases of both runs.
+# compile-only check with clang), runs the unit suite, then the same suite under valgrind,
+# then installs Debian's PyTorch and runs the parity suite (every model at full size against
+# live PyTorch, tests/parity/).
+# Prints a closing "N passed, N failed" line counting the cmocka cases of all runs.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -18,10 +20,15 @@ ninja -C build-ci-clang || exit 1
 
 meson test -C build-ci --suite unit --print-errorlogs --num-processes 2 || status=1
 meson test -C build-ci --suite unit --setup valgrind --print-errorlogs --num-processes 2 || status=1
+# Full-size parity against live PyTorch: needs python3-torch and python3-torchvision at
+# test time (without them the suite fails with the generator's message).
+tools/install-deps.sh --reference || status=1
+meson test -C build-ci --suite parity --logbase parity --print-errorlogs || status=1
 
 passed=0
 failed=0
-for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt; do
+for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt \
+           build-ci/meson-logs/parity.txt; do
   [ -f "$log" ] || continue
   p=$(grep -cE '^ok [0-9]+' "$log")
   f=$(grep -cE '^not ok [0-9]+' "$log")

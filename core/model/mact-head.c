@@ -309,6 +309,39 @@ mact_head_forward_head (MactHead *self, GPtrArray *inputs, gint num_segs, GError
 }
 
 /**
+ * mact_head_forward_fcn:
+ * @self: a head
+ * @inputs: (element-type MactTensor): feature maps, [N, C, T, H, W] for the heads that
+ *   have the mode
+ * @error: return location for a #GError
+ *
+ * Fully-convolutional testing: mmaction2's `cls_head(x, fcn_test=True)`, score maps
+ * instead of pooled scores (Recognizer2D's forward_test calls it when test_cfg has
+ * `fcn_test`).  A head without that mode sets %MACT_MODULE_ERROR_NOT_IMPLEMENTED
+ * (mmaction2 raises a TypeError on the unknown argument).
+ *
+ * Returns: (transfer full) (nullable): the class score maps
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_head_forward_fcn (MactHead *self, GPtrArray *inputs, GError **error)
+{
+  g_return_val_if_fail (MACT_IS_HEAD (self), NULL);
+  g_return_val_if_fail (inputs != NULL, NULL);
+  MactHeadClass *klass = MACT_HEAD_GET_CLASS (self);
+  if (klass->forward_fcn == NULL)
+    {
+      const char *name = mact_registry_type_name_of (G_OBJECT_TYPE (self));
+      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_NOT_IMPLEMENTED,
+                   "head %s has no fully-convolutional test (test_cfg fcn_test); "
+                   "TPNHead has one", name != NULL ? name : G_OBJECT_TYPE_NAME (self));
+      return NULL;
+    }
+  return klass->forward_fcn (self, inputs, error);
+}
+
+/**
  * mact_top_k_accuracy:
  * @scores: class scores [N, K]
  * @labels: hard labels [N] (class indices stored as floats)

@@ -337,8 +337,8 @@ mact_recognizer_class_init (MactRecognizerClass *klass)
   /**
    * MactRecognizer:test-cfg:
    *
-   * test_cfg as a JSON object (average_clips, max_testing_views, feature_extraction), or
-   * %NULL.
+   * test_cfg as a JSON object (average_clips, max_testing_views, feature_extraction;
+   * for Recognizer2D also fcn_test with num_segs and flip), or %NULL.
    */
   properties[PROP_TEST_CFG] =
     g_param_spec_boxed ("test-cfg", NULL, NULL, JSON_TYPE_NODE, flags);

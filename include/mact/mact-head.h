@@ -19,6 +19,9 @@ G_DECLARE_DERIVABLE_TYPE (MactHead, mact_head, MACT, HEAD, MactModule)
  * @parent_class: the parent class
  * @forward_head: class scores from features.  @num_segs is the number of segments the
  *   2-D recognizer folded into the batch, or 0 for None (3-D heads ignore it).
+ * @forward_fcn: class score maps for fully-convolutional testing (mmaction2's
+ *   `cls_head(x, fcn_test=True)`, which Recognizer2D calls when test_cfg has
+ *   `fcn_test`); %NULL for heads without that mode (TPNHead has it).
  *
  * The class structure of #MactHead.  Properties mirror BaseHead's constructor:
  * `num-classes` and `in-channels` (required), `loss-cls` (a #MactLoss; default
@@ -34,15 +37,22 @@ struct _MactHeadClass
                                GPtrArray  *inputs,
                                gint        num_segs,
                                GError    **error);
+  MactTensor *(*forward_fcn)  (MactHead   *self,
+                               GPtrArray  *inputs,
+                               GError    **error);
 
   /*< private >*/
-  gpointer padding[12];
+  gpointer padding[11];
 };
 
 MACT_AVAILABLE_IN_0_1
 MactTensor     *mact_head_forward_head   (MactHead        *self,
                                           GPtrArray       *inputs,
                                           gint             num_segs,
+                                          GError         **error);
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_head_forward_fcn    (MactHead        *self,
+                                          GPtrArray       *inputs,
                                           GError         **error);
 MACT_AVAILABLE_IN_0_1
 MactTensorDict *mact_head_loss           (MactHead        *self,

@@ -9,12 +9,16 @@
  *   not exist before); on a 4-D input PyTorch's AvgPool3d treats the batch as channels,
  *   which here means: average each map over H x W.  Then the segments are averaged
  *   (AvgConsensus, dim 1);
- * then dropout, flatten and fc_cls: [N, K].
+ * then dropout, flatten and fc_cls: [N, K].  With spatial_type None there is no
+ * avg_pool3d, and num_segs 0 is an error (mmaction2 calls None).
  *
- * Not implemented: `fcn_test` (mmaction2's fully-convolutional testing with a Conv3d
- * copied from fc_cls, used by the TPN configs' test_cfg); the recognizer's plain path
- * is used instead.  With spatial_type None there is no avg_pool3d, and num_segs 0 is an
- * error (mmaction2 calls None). */
+ * forward_fcn(x) (mmaction2's forward(x, fcn_test=True), which Recognizer2D calls when
+ * test_cfg has fcn_test): x is [N, C, T, H, W]; avg_pool3d when there is one, then
+ * new_cls, a 1x1x1 Conv3d holding fc_cls's weights: [N, K, 1, 1, 1] (with spatial_type
+ * None, a score map [N, K, T, H, W]).  No dropout.  As in mmaction2, new_cls is created
+ * and filled from fc_cls at the first fcn_test forward, becomes a child (the state dict
+ * then has new_cls.weight and new_cls.bias) and is not refreshed afterwards: load the
+ * weights before testing. */
 #include "mact-native-tpn-head.h"
 #include "mact-native-layers.h"
 
@@ -22,7 +26,7 @@ struct _MactNativeTPNHead
 {
   MactNativeTSNHead parent_instance;
 
-  /* Serialises the lazy creation of avg_pool2d. */
+  /* Serialises the lazy creation of avg_pool2d and new_cls. */
   GMutex            lock;
   MactModule       *avg_pool3d;   /* borrowed: the children table holds it */
 };
@@ -174,6 +178,77 @@ mact_native_tpn_head_forward_head (MactHead *head, GPtrArray *inputs, gint num_s
   return mact_module_forward1 (mact_module_get_child (module, "fc_cls"), flat, error);
 }
 
+/* new_cls: a 1x1x1 Conv3d with fc_cls's weight [K, C] as [K, C, 1, 1, 1] and its bias,
+ * created at the first call (under the lock). */
+static MactModule *
+get_new_cls (MactNativeTPNHead *self, GError **error)
+{
+  MactModule *module = MACT_MODULE (self);
+  MactModule *conv = NULL;
+
+  g_mutex_lock (&self->lock);
+  conv = mact_module_get_child (module, "new_cls");
+  if (conv == NULL)
+    {
+      MactHead *head = MACT_HEAD (self);
+      const gint in_channels = mact_head_get_in_channels (head);
+      const gint num_classes = mact_head_get_num_classes (head);
+      const gint one[3] = { 1, 1, 1 }, zero[3] = { 0, 0, 0 };
+      MactModule *fc = mact_module_get_child (module, "fc_cls");
+      g_autoptr(MactModule) created = mact_conv_new (3, in_channels, num_classes, one, one,
+                                                     zero, one, 1, TRUE, error);
+      gboolean ok = created != NULL;
+      MACT_NO_GRAD_BEGIN
+      if (ok)
+        {
+          const gint64 shape[5] = { num_classes, in_channels, 1, 1, 1 };
+          g_autoptr(MactTensor) w = mact_tensor_reshape (mact_module_get_parameter (fc, "weight"),
+                                                         5, shape, error);
+          ok = w != NULL &&
+               mact_tensor_copy_from (mact_module_get_parameter (created, "weight"), w, error) &&
+               mact_tensor_copy_from (mact_module_get_parameter (created, "bias"),
+                                      mact_module_get_parameter (fc, "bias"), error);
+        }
+      MACT_NO_GRAD_END
+      if (ok)
+        {
+          mact_module_add_child (module, "new_cls", created);
+          conv = created;
+        }
+    }
+  g_mutex_unlock (&self->lock);
+  return conv;
+}
+
+static MactTensor *
+mact_native_tpn_head_forward_fcn (MactHead *head, GPtrArray *inputs, GError **error)
+{
+  MactNativeTPNHead *self = MACT_NATIVE_TPN_HEAD (head);
+
+  if (!mact_native_check_single_input (inputs, "TPNHead", error))
+    return NULL;
+  MactTensor *x = g_ptr_array_index (inputs, 0);
+  if (mact_tensor_get_ndim (x) != 5 ||
+      mact_tensor_get_size (x, 1) != mact_head_get_in_channels (head))
+    {
+      g_autofree char *in_shape = mact_tensor_shape_to_string (x);
+      g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_INPUT,
+                   "TPNHead: fcn_test expects [N, %d, T, H, W] (in_channels %d), got %s",
+                   mact_head_get_in_channels (head), mact_head_get_in_channels (head),
+                   in_shape);
+      return NULL;
+    }
+  g_autoptr(MactTensor) pooled = self->avg_pool3d != NULL
+                                 ? mact_module_forward1 (self->avg_pool3d, x, error)
+                                 : mact_tensor_ref (x);
+  if (pooled == NULL)
+    return NULL;
+  MactModule *new_cls = get_new_cls (self, error);
+  if (new_cls == NULL)
+    return NULL;
+  return mact_module_forward1 (new_cls, pooled, error);
+}
+
 static void
 mact_native_tpn_head_finalize (GObject *object)
 {
@@ -187,6 +262,7 @@ mact_native_tpn_head_class_init (MactNativeTPNHeadClass *klass)
   G_OBJECT_CLASS (klass)->finalize = mact_native_tpn_head_finalize;
   MACT_MODULE_CLASS (klass)->build = mact_native_tpn_head_build;
   MACT_HEAD_CLASS (klass)->forward_head = mact_native_tpn_head_forward_head;
+  MACT_HEAD_CLASS (klass)->forward_fcn = mact_native_tpn_head_forward_fcn;
 }
 
 static void
