@@ -173,6 +173,158 @@ test_backward_of_leaf_and_given_grad (void **state)
   assert_float_equal (mact_tensor_get_data (mact_tensor_get_grad (x))[1], 0.5f, 0.0);
 }
 
+/* ---- the ready hook of mact_tensor_backward_full() ---- */
+
+typedef struct {
+  GPtrArray *leaves;     /* reported leaves, in order */
+  GPtrArray *grads;      /* a copy of each one's grad when reported (or NULL) */
+  MactTensor *fail_on;   /* report that returns an error */
+} ReadyLog;
+
+static gboolean
+record_ready (MactTensor *leaf, gpointer user_data, GError **error)
+{
+  ReadyLog *log = user_data;
+  g_ptr_array_add (log->leaves, leaf);
+  MactTensor *g = mact_tensor_get_grad (leaf);
+  g_ptr_array_add (log->grads, g != NULL ? mact_tensor_clone (g) : NULL);
+  if (leaf == log->fail_on)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "stop here");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+ready_log_init (ReadyLog *log)
+{
+  log->leaves = g_ptr_array_new ();
+  log->grads = g_ptr_array_new_with_free_func ((GDestroyNotify) mact_tensor_unref);
+  log->fail_on = NULL;
+}
+
+static void
+ready_log_clear (ReadyLog *log)
+{
+  g_ptr_array_unref (log->leaves);
+  g_ptr_array_unref (log->grads);
+}
+
+static gint
+ready_index (ReadyLog *log, MactTensor *t)
+{
+  guint i;
+  return g_ptr_array_find (log->leaves, t, &i) ? (gint) i : -1;
+}
+
+static void
+test_ready_hook (void **state)
+{
+  /* A three-layer chain l = sum(relu(relu(x * w1) * w2) * w3) where w1 also feeds the
+   * last layer (l += sum(w1 * w3)): backward finishes w3 first, then w2, and w1 only
+   * after its early use, although its late use is reached first.  `unused` requires grad
+   * but is not in the graph; `x` is a leaf that needs no grad. */
+  const gint64 s[] = { 2, 3 };
+  g_autoptr(MactTensor) x = mact_test_random (2, s, 20, -1.0, 1.0);
+  g_autoptr(MactTensor) w1 = leaf (2, s, 21);
+  g_autoptr(MactTensor) w2 = leaf (2, s, 22);
+  g_autoptr(MactTensor) w3 = leaf (2, s, 23);
+  g_autoptr(MactTensor) unused = leaf (2, s, 24);
+  g_autoptr(MactTensor) a = mact_mul (x, w1, NULL);
+  g_autoptr(MactTensor) ra = mact_relu (a);
+  g_autoptr(MactTensor) b = mact_mul (ra, w2, NULL);
+  g_autoptr(MactTensor) rb = mact_relu (b);
+  g_autoptr(MactTensor) c = mact_mul (rb, w3, NULL);
+  g_autoptr(MactTensor) d = mact_mul (w1, w3, NULL);
+  g_autoptr(MactTensor) e = mact_add (c, d, NULL);
+  g_autoptr(MactTensor) l = mact_sum_all (e);
+
+  ReadyLog log;
+  ready_log_init (&log);
+  assert_true (mact_tensor_backward_full (l, NULL, record_ready, &log, NULL));
+
+  /* Each reached leaf is reported once, the unused one never. */
+  assert_int_equal (log.leaves->len, 3);
+  assert_int_equal (ready_index (&log, unused), -1);
+  assert_int_equal (ready_index (&log, x), -1);
+  assert_true (ready_index (&log, w3) < ready_index (&log, w2));
+  assert_true (ready_index (&log, w2) < ready_index (&log, w1));
+  /* When reported, a gradient is already what it is at the end. */
+  for (guint i = 0; i < log.leaves->len; i++)
+    {
+      MactTensor *reported = log.grads->pdata[i];
+      assert_non_null (reported);
+      mact_test_assert_close (reported, mact_tensor_get_grad (log.leaves->pdata[i]), 0.0,
+                              "gradient when reported");
+    }
+  ready_log_clear (&log);
+}
+
+static void
+test_ready_hook_unreached_and_leaf_root (void **state)
+{
+  /* Only the leaves of the graph being differentiated are reported: w feeds another
+   * graph, not this one. */
+  const gint64 s[] = { 4 };
+  g_autoptr(MactTensor) w = leaf (1, s, 30);
+  g_autoptr(MactTensor) v = leaf (1, s, 31);
+  g_autoptr(MactTensor) other = mact_mul (w, w, NULL);
+  g_autoptr(MactTensor) live = mact_mul_scalar (v, 2.0f);
+  g_autoptr(MactTensor) l = mact_sum_all (live);
+  ReadyLog log;
+  ready_log_init (&log);
+  assert_true (mact_tensor_backward_full (l, NULL, record_ready, &log, NULL));
+  assert_int_equal (log.leaves->len, 1);
+  assert_ptr_equal (log.leaves->pdata[0], v);
+  ready_log_clear (&log);
+
+  /* backward of a leaf itself reports that leaf. */
+  ready_log_init (&log);
+  g_autoptr(MactTensor) one = mact_tensor_new_full (1, s, 1.0f, NULL);
+  assert_true (mact_tensor_backward_full (w, one, record_ready, &log, NULL));
+  assert_int_equal (log.leaves->len, 1);
+  assert_ptr_equal (log.leaves->pdata[0], w);
+  ready_log_clear (&log);
+
+  /* A NULL hook is plain backward. */
+  mact_tensor_set_grad (w, NULL);
+  g_autoptr(MactTensor) l3 = mact_sum_all (other);
+  assert_true (mact_tensor_backward_full (l3, NULL, NULL, NULL, NULL));
+  assert_non_null (mact_tensor_get_grad (w));
+}
+
+static void
+test_ready_hook_error_stops_backward (void **state)
+{
+  const gint64 s[] = { 3 };
+  g_autoptr(MactTensor) w1 = leaf (1, s, 40);
+  g_autoptr(MactTensor) w2 = leaf (1, s, 41);
+  g_autoptr(MactTensor) a = mact_mul (w1, w1, NULL);
+  g_autoptr(MactTensor) b = mact_relu (a);
+  g_autoptr(MactTensor) c = mact_mul (b, w2, NULL);
+  g_autoptr(MactTensor) l = mact_sum_all (c);
+  ReadyLog log;
+  ready_log_init (&log);
+  log.fail_on = w2;
+  g_autoptr(GError) error = NULL;
+  assert_false (mact_tensor_backward_full (l, NULL, record_ready, &log, &error));
+  mact_test_assert_error (&error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT);
+  /* Backward stopped at w2: w1, further down, got nothing. */
+  assert_int_equal (log.leaves->len, 1);
+  assert_null (mact_tensor_get_grad (w1));
+  ready_log_clear (&log);
+
+  /* Leaf root: the hook's error is returned too. */
+  ready_log_init (&log);
+  log.fail_on = w1;
+  g_autoptr(MactTensor) one = mact_tensor_new_full (1, s, 1.0f, NULL);
+  assert_false (mact_tensor_backward_full (w1, one, record_ready, &log, &error));
+  mact_test_assert_error (&error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT);
+  ready_log_clear (&log);
+}
+
 int
 main (void)
 {
@@ -185,6 +337,9 @@ main (void)
     cmocka_unit_test (test_detach_cuts_graph),
     cmocka_unit_test (test_deep_chain),
     cmocka_unit_test (test_backward_of_leaf_and_given_grad),
+    cmocka_unit_test (test_ready_hook),
+    cmocka_unit_test (test_ready_hook_unreached_and_leaf_root),
+    cmocka_unit_test (test_ready_hook_error_stops_backward),
   };
   return cmocka_run_group_tests_name ("autograd", tests, NULL, NULL);
 }

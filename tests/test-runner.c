@@ -147,24 +147,6 @@ make_tmp_dir (void)
   return dir;
 }
 
-static void
-remove_tree (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return;
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      if (g_file_test (path, G_FILE_TEST_IS_DIR))
-        remove_tree (path);
-      else
-        g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
 static gboolean
 exists_in (const char *dir, const char *file)
 {
@@ -262,7 +244,7 @@ test_loss_falls_and_files (void **state)
   assert_true (mact_tensor_dict_contains (saved, "cls_head.fc_cls.weight"));
 
   curve_clear (&curve);
-  remove_tree (dir);
+  mact_test_remove_tree (dir);
 }
 
 static void
@@ -307,8 +289,8 @@ test_determinism_with_workers_and_dropout (void **state)
                       MACT_MODULE (mact_runner_get_model (rb)));
   curve_clear (&a);
   curve_clear (&b);
-  remove_tree (dir_a);
-  remove_tree (dir_b);
+  mact_test_remove_tree (dir_a);
+  mact_test_remove_tree (dir_b);
 }
 
 static void
@@ -346,8 +328,8 @@ test_resume_continues_exactly (void **state)
                       MACT_MODULE (mact_runner_get_model (r2)));
   curve_clear (&full);
   curve_clear (&part);
-  remove_tree (dir_full);
-  remove_tree (dir_part);
+  mact_test_remove_tree (dir_full);
+  mact_test_remove_tree (dir_part);
 }
 
 static void
@@ -394,8 +376,8 @@ test_load_from_sets_weights_only (void **state)
   assert_int_equal (mact_runner_get_iter (r2), 4);
   assert_int_equal (c.losses->len, 4);
   curve_clear (&c);
-  remove_tree (dir);
-  remove_tree (dir2);
+  mact_test_remove_tree (dir);
+  mact_test_remove_tree (dir2);
 }
 
 static void
@@ -440,7 +422,7 @@ test_frozen_stages_stay (void **state)
     }
   assert_true (frozen_checked > 10);
   assert_true (moved > 5);
-  remove_tree (dir);
+  mact_test_remove_tree (dir);
 }
 
 static void
@@ -467,8 +449,8 @@ test_blending_with_label_smoothing (void **state)
     assert_true (isfinite (g_array_index (a.losses, double, i)));
   curve_clear (&a);
   curve_clear (&b);
-  remove_tree (dir);
-  remove_tree (dir2);
+  mact_test_remove_tree (dir);
+  mact_test_remove_tree (dir2);
 }
 
 static void
@@ -506,7 +488,7 @@ test_keep_and_best (void **state)
       n_best++;
   assert_int_equal (n_best, 1);
   curve_clear (&c);
-  remove_tree (dir);
+  mact_test_remove_tree (dir);
 }
 
 static void
@@ -521,7 +503,7 @@ test_cancel (void **state)
   assert_false (mact_runner_train (runner, cancel, &error));
   mact_test_assert_error (&error, MACT_TRAIN_ERROR, MACT_TRAIN_ERROR_CANCELLED);
   assert_int_equal (mact_runner_get_iter (runner), 0);
-  remove_tree (dir);
+  mact_test_remove_tree (dir);
 }
 
 /* ------------------------------------------------------------------ metrics */
@@ -685,7 +667,7 @@ test_checkpoint_errors (void **state)
   g_autoptr(MactRunner) r4 = new_runner (config3, under_file, NULL);
   assert_false (mact_runner_train (r4, NULL, &error));
   mact_test_assert_error (&error, MACT_TRAIN_ERROR, MACT_TRAIN_ERROR_IO);
-  remove_tree (dir);
+  mact_test_remove_tree (dir);
 }
 
 int

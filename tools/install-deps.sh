@@ -9,7 +9,8 @@ set -eu
 
 PACKAGES="meson ninja-build pkg-config gcc clang
 libglib2.0-dev libjson-glib-dev libopenblas-dev
-libcmocka-dev valgrind"
+libcmocka-dev valgrind
+libopenmpi-dev openmpi-bin"
 
 if [ "${1:-}" = "--reference" ]; then
   PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"

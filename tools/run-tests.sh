@@ -1,8 +1,8 @@
 #!/bin/sh
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
-# then installs Debian's PyTorch and runs the parity suite (every model at full size against
-# live PyTorch, tests/parity/).
+# then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
+# suite (every model at full size against live PyTorch, tests/parity/).
 # Prints a closing "N passed, N failed" line counting the cmocka cases of all runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -12,14 +12,17 @@ tools/install-deps.sh || exit 1
 status=0
 rm -rf build-ci build-ci-clang
 
-meson setup build-ci -Dwerror=true --buildtype=debugoptimized || exit 1
+meson setup build-ci -Dwerror=true --buildtype=debugoptimized -Dmpi=enabled || exit 1
 ninja -C build-ci || exit 1
 
-CC=clang meson setup build-ci-clang -Dwerror=true -Dtests=true || exit 1
+# clang also checks that libmact builds without MPI.
+CC=clang meson setup build-ci-clang -Dwerror=true -Dtests=true -Dmpi=disabled || exit 1
 ninja -C build-ci-clang || exit 1
 
 meson test -C build-ci --suite unit --print-errorlogs --num-processes 2 || status=1
 meson test -C build-ci --suite unit --setup valgrind --print-errorlogs --num-processes 2 || status=1
+# Distributed training: two MPI ranks per job, one job at a time (see tests/test-mpi*.c).
+meson test -C build-ci --suite mpi --logbase testlog-mpi --print-errorlogs || status=1
 # Full-size parity against live PyTorch: needs python3-torch and python3-torchvision at
 # test time (without them the suite fails with the generator's message).
 tools/install-deps.sh --reference || status=1
@@ -28,7 +31,7 @@ meson test -C build-ci --suite parity --logbase parity --print-errorlogs || stat
 passed=0
 failed=0
 for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt \
-           build-ci/meson-logs/parity.txt; do
+           build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/parity.txt; do
   [ -f "$log" ] || continue
   p=$(grep -cE '^ok [0-9]+' "$log")
   f=$(grep -cE '^not ok [0-9]+' "$log")

@@ -353,27 +353,36 @@ topo_sort (MactNode *root, GPtrArray *order)
     }
 }
 
-/**
- * mact_tensor_backward:
- * @self: the tensor to differentiate, usually a scalar loss
- * @grad_output: (nullable): the gradient of some scalar with respect to @self, of @self's
- *   shape; %NULL means 1, which is only allowed when @self has one element
- * @error: return location for a #GError
- *
- * Computes the gradient of @self with respect to every leaf it depends on that requires
- * grad, and adds it into that leaf's grad (see mact_tensor_get_grad()).  The graph's saved
- * tensors are released afterwards, so a second backward through the same graph is a
- * %MACT_TENSOR_ERROR_AUTOGRAD error, as is backward on a tensor that does not require grad
- * or a @grad_output of the wrong shape.
- *
- * Returns: %TRUE on success
- *
- * Since: 0.1
- */
-gboolean
-mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
+/* After @node ran (or was skipped): counts down its leaf edges and calls @ready for each
+ * leaf no node still to run can reach. */
+static gboolean
+notify_ready (MactNode *node, GHashTable *leaf_edges, MactGradReadyFunc ready,
+              gpointer user_data, GError **error)
 {
-  g_return_val_if_fail (self != NULL, FALSE);
+  if (ready == NULL)
+    return TRUE;
+  for (guint k = 0; k < node->n_inputs; k++)
+    {
+      MactTensor *leaf = node->edges[k].leaf;
+      if (leaf == NULL)
+        continue;
+      guint c = GPOINTER_TO_UINT (g_hash_table_lookup (leaf_edges, leaf));
+      if (c > 1)
+        {
+          g_hash_table_insert (leaf_edges, leaf, GUINT_TO_POINTER (c - 1));
+          continue;
+        }
+      g_hash_table_remove (leaf_edges, leaf);
+      if (!ready (leaf, user_data, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+backward_impl (MactTensor *self, MactTensor *grad_output, MactGradReadyFunc ready,
+               gpointer user_data, GError **error)
+{
 
   if (!mact_tensor_needs_grad (self))
     {
@@ -412,7 +421,7 @@ mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
     {
       /* A leaf: backward of itself is the seed. */
       accumulate_into (&self->grad, seed);
-      return TRUE;
+      return ready == NULL || ready (self, user_data, error);
     }
 
   g_autoptr(GPtrArray) order = g_ptr_array_new ();
@@ -427,6 +436,24 @@ mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
                        "backward through %s a second time: its saved tensors were already "
                        "released by an earlier backward", n->name);
           return FALSE;
+        }
+    }
+
+  /* For the ready hook: how many edges from nodes still to run lead to each leaf.  A leaf
+   * is final once that reaches 0, since only those nodes can add to its gradient. */
+  g_autoptr(GHashTable) leaf_edges = NULL;
+  if (ready != NULL)
+    {
+      leaf_edges = g_hash_table_new (NULL, NULL);
+      for (guint i = 0; i < order->len; i++)
+        {
+          MactNode *n = g_ptr_array_index (order, i);
+          for (guint k = 0; k < n->n_inputs; k++)
+            if (n->edges[k].leaf != NULL)
+              {
+                guint c = GPOINTER_TO_UINT (g_hash_table_lookup (leaf_edges, n->edges[k].leaf));
+                g_hash_table_insert (leaf_edges, n->edges[k].leaf, GUINT_TO_POINTER (c + 1));
+              }
         }
     }
 
@@ -446,7 +473,12 @@ mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
       MactNode *node = g_ptr_array_index (order, i);
       MactTensor *grad = g_hash_table_lookup (pending, node);
       if (grad == NULL)
-        continue;   /* no gradient reached this node (e.g. only through non-grad inputs) */
+        {
+          /* No gradient reached this node (e.g. only through non-grad inputs); its leaves
+           * get nothing from it, which may make them final. */
+          ok = notify_ready (node, leaf_edges, ready, user_data, error);
+          continue;
+        }
       g_hash_table_steal (pending, node);
 
       MactTensor *gc = mact_tensor_contiguous (grad);
@@ -494,10 +526,69 @@ mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
           if (grads[k])
             mact_tensor_unref (grads[k]);
       node_release_saved (node);
+      if (ok)
+        ok = notify_ready (node, leaf_edges, ready, user_data, error);
     }
 
   for (guint i = 0; i < order->len; i++)
     mact_node_unref (g_ptr_array_index (order, i));
   mact_grad_set_enabled (prev);
   return ok;
+}
+
+/**
+ * mact_tensor_backward:
+ * @self: the tensor to differentiate, usually a scalar loss
+ * @grad_output: (nullable): the gradient of some scalar with respect to @self, of @self's
+ *   shape; %NULL means 1, which is only allowed when @self has one element
+ * @error: return location for a #GError
+ *
+ * Computes the gradient of @self with respect to every leaf it depends on that requires
+ * grad, and adds it into that leaf's grad (see mact_tensor_get_grad()).  The graph's saved
+ * tensors are released afterwards, so a second backward through the same graph is a
+ * %MACT_TENSOR_ERROR_AUTOGRAD error, as is backward on a tensor that does not require grad
+ * or a @grad_output of the wrong shape.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return backward_impl (self, grad_output, NULL, NULL, error);
+}
+
+/**
+ * mact_tensor_backward_full:
+ * @self: the tensor to differentiate, usually a scalar loss
+ * @grad_output: (nullable): as for mact_tensor_backward()
+ * @ready: (nullable) (scope call) (closure user_data): called for each leaf once its
+ *   gradient is final
+ * @user_data: data for @ready
+ * @error: return location for a #GError
+ *
+ * mact_tensor_backward() that also tells, while it runs, when each leaf's gradient is
+ * complete: @ready is called for a leaf (e.g. a parameter) as soon as every node of the
+ * graph that feeds it has run, so nothing later in this backward changes its grad.  A leaf
+ * may receive several contributions; it is reported once, after the last.  Leaves the
+ * graph does not reach are not reported.  This is what lets data-parallel training start
+ * reducing the gradients of the last layers while backward still runs through the first
+ * ones (PyTorch DDP's per-parameter hooks).  When @ready returns %FALSE, backward stops and
+ * returns %FALSE with the error @ready set; gradients are then partly accumulated.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_tensor_backward_full (MactTensor         *self,
+                           MactTensor         *grad_output,
+                           MactGradReadyFunc   ready,
+                           gpointer            user_data,
+                           GError            **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return backward_impl (self, grad_output, ready, user_data, error);
 }

@@ -61,6 +61,11 @@ struct _MactRunner
   guint            world_size;
   MactRunnerAllReduce all_reduce;
   gpointer         all_reduce_data;
+  MactRunnerAllReduceStart all_reduce_start;   /* optional: overlap with backward */
+  MactRunnerAllReduceWait  all_reduce_wait;
+  GDestroyNotify   free_request;
+  double           bucket_cap_mb;
+  struct _GradBuckets *buckets;     /* built at the first distributed backward */
 
   FILE            *log_file;
 };
@@ -70,6 +75,7 @@ enum {
   PROP_WORK_DIR,
   PROP_SEED,
   PROP_VALIDATE,
+  PROP_BUCKET_CAP_MB,
   N_PROPS
 };
 
@@ -82,6 +88,8 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MactRunner, mact_runner, G_TYPE_OBJECT)
+
+static void grad_buckets_free (struct _GradBuckets *gb);
 
 static void
 mact_runner_finalize (GObject *object)
@@ -101,6 +109,7 @@ mact_runner_finalize (GObject *object)
   g_free (self->resume_from);
   g_free (self->best_ckpt);
   g_queue_clear_full (&self->kept_ckpts, g_free);
+  g_clear_pointer (&self->buckets, grad_buckets_free);
   if (self->log_file != NULL)
     fclose (self->log_file);
 
@@ -125,6 +134,10 @@ mact_runner_set_property (GObject *object, guint prop_id, const GValue *value,
     case PROP_VALIDATE:
       self->validate = g_value_get_boolean (value);
       break;
+    case PROP_BUCKET_CAP_MB:
+      self->bucket_cap_mb = g_value_get_double (value);
+      g_clear_pointer (&self->buckets, grad_buckets_free);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -145,6 +158,9 @@ mact_runner_get_property (GObject *object, guint prop_id, GValue *value, GParamS
       break;
     case PROP_VALIDATE:
       g_value_set_boolean (value, self->validate);
+      break;
+    case PROP_BUCKET_CAP_MB:
+      g_value_set_double (value, self->bucket_cap_mb);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -190,6 +206,18 @@ mact_runner_class_init (MactRunnerClass *klass)
   properties[PROP_VALIDATE] =
     g_param_spec_boolean ("validate", NULL, NULL, FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * MactRunner:bucket-cap-mb:
+   *
+   * In distributed training, gradients are averaged in buckets of about this many
+   * megabytes (MiB), in reverse parameter order, as PyTorch DDP's `bucket_cap_mb`: each
+   * bucket's all-reduce starts as soon as backward has finished all of its gradients.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_BUCKET_CAP_MB] =
+    g_param_spec_double ("bucket-cap-mb", NULL, NULL, 1e-6, 1e6, 25.0,
+                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   /**
@@ -211,6 +239,7 @@ static void
 mact_runner_init (MactRunner *self)
 {
   self->world_size = 1;
+  self->bucket_cap_mb = 25.0;
   self->best_score = -INFINITY;
   g_queue_init (&self->kept_ckpts);
 }
@@ -610,6 +639,39 @@ mact_runner_set_distributed (MactRunner          *self,
   self->all_reduce_data = user_data;
 }
 
+/**
+ * mact_runner_set_async_all_reduce:
+ * @self: a #MactRunner
+ * @start: (nullable) (scope notified): starts a non-blocking sum over all ranks
+ * @wait: (nullable) (scope notified): progresses or completes a request of @start
+ * @free_request: (nullable): frees a request, complete or not
+ *
+ * Lets the gradient averaging overlap backward (set mact_runner_set_distributed() too;
+ * both callbacks get its user data).  The optimised parameters are split, last first,
+ * into buckets of about #MactRunner:bucket-cap-mb; backward reports each parameter whose
+ * gradient is final (mact_tensor_backward_full()), and a bucket's sum is started as soon
+ * as all its parameters are, while backward goes on through earlier layers.  Buckets
+ * start in the same order on every rank, as collectives must.  Before the optimizer step
+ * the runner waits for all of them.  %NULL callbacks go back to blocking sums after
+ * backward.
+ *
+ * Since: 0.1
+ */
+void
+mact_runner_set_async_all_reduce (MactRunner               *self,
+                                  MactRunnerAllReduceStart  start,
+                                  MactRunnerAllReduceWait   wait,
+                                  GDestroyNotify            free_request)
+{
+  g_return_if_fail (MACT_IS_RUNNER (self));
+  g_return_if_fail ((start == NULL) == (wait == NULL));
+
+  g_clear_pointer (&self->buckets, grad_buckets_free);
+  self->all_reduce_start = start;
+  self->all_reduce_wait = wait;
+  self->free_request = free_request;
+}
+
 /* ------------------------------------------------------------------ metrics */
 
 /**
@@ -734,47 +796,273 @@ reduce_log_vars (MactTensorDict *log_vars, gpointer user_data, GError **error)
   return TRUE;
 }
 
-/* Averages the gradients of all optimised parameters over the ranks in one flat buffer. */
-static gboolean
-reduce_gradients (MactRunner *self, GError **error)
+/* Gradient averaging in buckets, as PyTorch DDP's Reducer.
+ *
+ * The optimised parameters, last first (backward finishes the last layers first), are cut
+ * into buckets of about bucket-cap-mb.  A bucket's buffer holds its gradients followed by
+ * one presence flag per parameter, so that a parameter no rank computed a gradient for
+ * keeps a NULL grad (and the optimizer skips it, as in one process), while one that only
+ * some ranks reached averages with zeros.  With the asynchronous callbacks, backward's
+ * ready hook counts down each bucket, and buckets start in index order, the same on every
+ * rank, as soon as they are complete; each later hook call also gives the requests in
+ * flight a chance to progress (MPI makes progress only inside MPI calls). */
+typedef struct {
+  guint     first;       /* into GradBuckets.params */
+  guint     n_params;
+  gsize     numel;       /* gradient elements; n_params flags follow */
+  float    *buf;
+  guint     pending;     /* parameters whose gradient is not final yet */
+  gpointer  request;
+  gboolean  done;
+} GradBucket;
+
+typedef struct _GradBuckets {
+  MactRunner *runner;
+  GPtrArray  *params;      /* the optimizer's parameters, last first */
+  GHashTable *position;    /* parameter -> index + 1 */
+  gboolean   *ready;
+  guint      *bucket_of;
+  GArray     *buckets;     /* GradBucket */
+  guint       next_start;  /* the next bucket to start */
+} GradBuckets;
+
+static void
+grad_buckets_drop_requests (GradBuckets *gb)
 {
-  if (self->world_size == 1)
-    return TRUE;
-  g_autoptr(GPtrArray) params = mact_optimizer_get_params (self->optimizer);
-  gsize total = 0;
-  for (guint i = 0; i < params->len; i++)
-    total += (gsize) mact_tensor_get_numel (params->pdata[i]);
-  g_autofree float *flat = g_new0 (float, MAX (total, 1));
-  gsize off = 0;
-  for (guint i = 0; i < params->len; i++)
+  for (guint b = 0; b < gb->buckets->len; b++)
     {
-      MactTensor *p = params->pdata[i];
+      GradBucket *bk = &g_array_index (gb->buckets, GradBucket, b);
+      if (bk->request != NULL && gb->runner->free_request != NULL)
+        gb->runner->free_request (bk->request);
+      bk->request = NULL;
+    }
+}
+
+static void
+grad_buckets_free (GradBuckets *gb)
+{
+  if (gb == NULL)
+    return;
+  grad_buckets_drop_requests (gb);
+  for (guint b = 0; b < gb->buckets->len; b++)
+    g_free (g_array_index (gb->buckets, GradBucket, b).buf);
+  g_array_unref (gb->buckets);
+  g_ptr_array_unref (gb->params);
+  g_hash_table_unref (gb->position);
+  g_free (gb->ready);
+  g_free (gb->bucket_of);
+  g_free (gb);
+}
+
+static GradBuckets *
+grad_buckets_new (MactRunner *self)
+{
+  GradBuckets *gb = g_new0 (GradBuckets, 1);
+  gb->runner = self;
+  g_autoptr(GPtrArray) forward = mact_optimizer_get_params (self->optimizer);
+  gb->params = g_ptr_array_new_full (forward->len, (GDestroyNotify) mact_tensor_unref);
+  gb->position = g_hash_table_new (NULL, NULL);
+  for (guint i = forward->len; i-- > 0;)
+    {
+      g_ptr_array_add (gb->params, mact_tensor_ref (forward->pdata[i]));
+      g_hash_table_insert (gb->position, forward->pdata[i],
+                           GUINT_TO_POINTER (gb->params->len));
+    }
+  gb->ready = g_new0 (gboolean, MAX (gb->params->len, 1));
+  gb->bucket_of = g_new0 (guint, MAX (gb->params->len, 1));
+  gb->buckets = g_array_new (FALSE, TRUE, sizeof (GradBucket));
+
+  const double cap = MAX (1.0, self->bucket_cap_mb * 1024.0 * 1024.0 / sizeof (float));
+  GradBucket cur = { 0 };
+  for (guint i = 0; i < gb->params->len; i++)
+    {
+      gb->bucket_of[i] = gb->buckets->len;
+      cur.n_params++;
+      cur.numel += (gsize) mact_tensor_get_numel (gb->params->pdata[i]);
+      if ((double) cur.numel >= cap || i + 1 == gb->params->len)
+        {
+          cur.buf = g_new0 (float, cur.numel + cur.n_params);
+          g_array_append_val (gb->buckets, cur);
+          cur = (GradBucket) { .first = i + 1 };
+        }
+    }
+  return gb;
+}
+
+static void
+grad_buckets_reset (GradBuckets *gb)
+{
+  grad_buckets_drop_requests (gb);
+  memset (gb->ready, 0, sizeof (gboolean) * MAX (gb->params->len, 1));
+  for (guint b = 0; b < gb->buckets->len; b++)
+    {
+      GradBucket *bk = &g_array_index (gb->buckets, GradBucket, b);
+      bk->pending = bk->n_params;
+      bk->done = FALSE;
+    }
+  gb->next_start = 0;
+}
+
+/* Copies the bucket's final gradients (zeros and flag 0 where there is none) in. */
+static void
+grad_bucket_fill (GradBuckets *gb, GradBucket *bk)
+{
+  gsize off = 0;
+  for (guint j = 0; j < bk->n_params; j++)
+    {
+      MactTensor *p = gb->params->pdata[bk->first + j];
       const gsize numel = (gsize) mact_tensor_get_numel (p);
       MactTensor *grad = mact_tensor_get_grad (p);
       if (grad != NULL)
         {
           g_autoptr(MactTensor) g = mact_tensor_contiguous (grad);
-          memcpy (flat + off, mact_tensor_get_data (g), numel * sizeof (float));
+          memcpy (bk->buf + off, mact_tensor_get_data (g), numel * sizeof (float));
+        }
+      else
+        memset (bk->buf + off, 0, numel * sizeof (float));
+      bk->buf[bk->numel + j] = grad != NULL ? 1.0f : 0.0f;
+      off += numel;
+    }
+}
+
+/* Starts, in order, every complete bucket not started yet, then lets the requests in
+ * flight progress. */
+static gboolean
+grad_buckets_advance (GradBuckets *gb, GError **error)
+{
+  MactRunner *self = gb->runner;
+  while (gb->next_start < gb->buckets->len)
+    {
+      GradBucket *bk = &g_array_index (gb->buckets, GradBucket, gb->next_start);
+      if (bk->pending > 0)
+        break;
+      grad_bucket_fill (gb, bk);
+      bk->request = self->all_reduce_start (bk->buf, bk->numel + bk->n_params,
+                                            self->all_reduce_data, error);
+      if (bk->request == NULL)
+        return FALSE;
+      gb->next_start++;
+    }
+  /* Testing the oldest request in flight is enough: MPI progresses all of them in any
+   * test, and a test is not free. */
+  for (guint b = 0; b < gb->next_start; b++)
+    {
+      GradBucket *bk = &g_array_index (gb->buckets, GradBucket, b);
+      if (!bk->done)
+        return self->all_reduce_wait (bk->request, FALSE, &bk->done, self->all_reduce_data,
+                                      error);
+    }
+  return TRUE;
+}
+
+static gboolean
+on_grad_ready (MactTensor *leaf, gpointer user_data, GError **error)
+{
+  GradBuckets *gb = user_data;
+  guint pos = GPOINTER_TO_UINT (g_hash_table_lookup (gb->position, leaf));
+  if (pos == 0 || gb->ready[pos - 1])
+    return TRUE;   /* not an optimised parameter (e.g. an input that requires grad) */
+  gb->ready[pos - 1] = TRUE;
+  g_array_index (gb->buckets, GradBucket, gb->bucket_of[pos - 1]).pending--;
+  return grad_buckets_advance (gb, error);
+}
+
+/* Writes the averaged bucket back into its parameters' grads. */
+static gboolean
+grad_bucket_store (GradBuckets *gb, GradBucket *bk, GError **error)
+{
+  const float world = (float) gb->runner->world_size;
+  gsize off = 0;
+  for (guint j = 0; j < bk->n_params; j++)
+    {
+      MactTensor *p = gb->params->pdata[bk->first + j];
+      const gsize numel = (gsize) mact_tensor_get_numel (p);
+      if (bk->buf[bk->numel + j] == 0.0f)
+        mact_tensor_set_grad (p, NULL);   /* no rank reached it */
+      else
+        {
+          for (gsize i = 0; i < numel; i++)
+            bk->buf[off + i] /= world;
+          MactTensor *grad = mact_tensor_get_grad (p);
+          if (grad != NULL && mact_tensor_is_contiguous (grad))
+            {
+              /* In place, as DDP does: no allocation per parameter and step. */
+              memcpy (mact_tensor_get_data (grad), bk->buf + off, numel * sizeof (float));
+            }
+          else
+            {
+              g_autoptr(MactTensor) g = mact_tensor_new_from_data (
+                bk->buf + off, numel, mact_tensor_get_ndim (p),
+                mact_tensor_get_shape (p, NULL), error);
+              if (g == NULL)
+                return FALSE;
+              mact_tensor_set_grad (p, g);
+            }
         }
       off += numel;
     }
-  if (!all_reduce_mean (self, flat, total, error))
-    return FALSE;
-  off = 0;
-  for (guint i = 0; i < params->len; i++)
-    {
-      MactTensor *p = params->pdata[i];
-      const gsize numel = (gsize) mact_tensor_get_numel (p);
-      g_autoptr(MactTensor) g = mact_tensor_new_from_data (flat + off, numel,
-                                                           mact_tensor_get_ndim (p),
-                                                           mact_tensor_get_shape (p, NULL),
-                                                           error);
-      if (g == NULL)
-        return FALSE;
-      mact_tensor_set_grad (p, g);
-      off += numel;
-    }
   return TRUE;
+}
+
+/* Backward of @loss and, in distributed training, the averaging of the gradients over the
+ * ranks. */
+static gboolean
+backward_and_reduce (MactRunner *self, MactTensor *loss, GError **error)
+{
+  if (self->world_size == 1)
+    return mact_tensor_backward (loss, NULL, error);
+
+  if (self->buckets == NULL)
+    self->buckets = grad_buckets_new (self);
+  GradBuckets *gb = self->buckets;
+  grad_buckets_reset (gb);
+  const gboolean overlap = self->all_reduce_start != NULL;
+
+  gboolean ok = overlap ? mact_tensor_backward_full (loss, NULL, on_grad_ready, gb, error)
+                        : mact_tensor_backward (loss, NULL, error);
+  if (!ok)
+    goto out;
+
+  if (overlap)
+    {
+      /* Parameters the graph did not reach are final too (with no gradient). */
+      for (guint i = 0; i < gb->params->len; i++)
+        if (!gb->ready[i])
+          {
+            gb->ready[i] = TRUE;
+            g_array_index (gb->buckets, GradBucket, gb->bucket_of[i]).pending--;
+          }
+      if (!grad_buckets_advance (gb, error))
+        {
+          ok = FALSE;
+          goto out;
+        }
+    }
+
+  for (guint b = 0; b < gb->buckets->len && ok; b++)
+    {
+      GradBucket *bk = &g_array_index (gb->buckets, GradBucket, b);
+      if (overlap)
+        {
+          if (!bk->done)
+            ok = self->all_reduce_wait (bk->request, TRUE, &bk->done, self->all_reduce_data,
+                                        error);
+        }
+      else
+        {
+          grad_bucket_fill (gb, bk);
+          ok = self->all_reduce (bk->buf, bk->numel + bk->n_params, self->all_reduce_data,
+                                 error);
+        }
+      if (ok)
+        ok = grad_bucket_store (gb, bk, error);
+    }
+
+out:
+  /* Requests still in flight after an error are handed back to their owner, which keeps
+   * whatever MPI may still write into. */
+  grad_buckets_drop_requests (gb);
+  return ok;
 }
 
 /* All ranks start from rank 0's weights and buffers: a sum in which only rank 0
@@ -1200,7 +1488,7 @@ run_epoch (MactRunner *self, MactDataLoader *loader, GCancellable *cancellable,
                        self->epoch + 1, inner + 1);
           goto out;
         }
-      if (!mact_tensor_backward (loss, NULL, error) || !reduce_gradients (self, error))
+      if (!backward_and_reduce (self, loss, error))
         goto out;
       if (self->grad_clip)
         {

@@ -31,6 +31,31 @@ gboolean     mact_tensor_backward          (MactTensor *self,
                                             MactTensor *grad_output,
                                             GError    **error);
 
+/**
+ * MactGradReadyFunc:
+ * @leaf: a leaf tensor that requires grad, whose gradient for this backward is complete
+ *   (its grad may still be %NULL when no gradient reached it)
+ * @user_data: the data given to mact_tensor_backward_full()
+ * @error: return location for a #GError
+ *
+ * Called by mact_tensor_backward_full() once per reached leaf, as soon as no node still
+ * to run can add to the leaf's gradient.
+ *
+ * Returns: %TRUE to continue backward, %FALSE (with @error set) to stop it
+ *
+ * Since: 0.1
+ */
+typedef gboolean (*MactGradReadyFunc) (MactTensor  *leaf,
+                                       gpointer     user_data,
+                                       GError     **error);
+
+MACT_AVAILABLE_IN_0_1
+gboolean     mact_tensor_backward_full     (MactTensor         *self,
+                                            MactTensor         *grad_output,
+                                            MactGradReadyFunc   ready,
+                                            gpointer            user_data,
+                                            GError            **error);
+
 MACT_AVAILABLE_IN_0_1
 gboolean     mact_grad_is_enabled          (void);
 MACT_AVAILABLE_IN_0_1

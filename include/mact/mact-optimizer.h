@@ -32,6 +32,10 @@ G_BEGIN_DECLS
  * @MACT_TRAIN_ERROR_NON_FINITE: a loss or gradient norm is NaN or infinite.
  * @MACT_TRAIN_ERROR_IO: a checkpoint, log or work directory cannot be read or written.
  * @MACT_TRAIN_ERROR_CANCELLED: training was cancelled.
+ * @MACT_TRAIN_ERROR_DISTRIBUTED: an MPI call failed, MPI is not initialised, or libmact
+ *   was built without MPI.
+ * @MACT_TRAIN_ERROR_TIMEOUT: a collective did not complete within the distributed
+ *   timeout (another rank died or hangs).
  *
  * Error codes in the %MACT_TRAIN_ERROR domain.  Values are only ever appended.
  *
@@ -43,6 +47,8 @@ typedef enum {
   MACT_TRAIN_ERROR_NON_FINITE,
   MACT_TRAIN_ERROR_IO,
   MACT_TRAIN_ERROR_CANCELLED,
+  MACT_TRAIN_ERROR_DISTRIBUTED,
+  MACT_TRAIN_ERROR_TIMEOUT,
 } MactTrainError;
 
 MACT_AVAILABLE_IN_0_1

@@ -80,4 +80,50 @@ void            mact_runner_set_distributed (MactRunner          *self,
                                              MactRunnerAllReduce  all_reduce,
                                              gpointer             user_data);
 
+/**
+ * MactRunnerAllReduceStart:
+ * @values: (array length=n_values): the values to sum across all processes, in place
+ * @n_values: how many
+ * @user_data: the data given to mact_runner_set_distributed()
+ * @error: return location for a #GError
+ *
+ * Starts summing @values over all ranks without waiting (MPI_Iallreduce).  @values stays
+ * valid, and untouched by the runner, until the request is done or freed.
+ *
+ * Returns: (transfer full) (nullable): the request, or %NULL with @error set
+ */
+typedef gpointer (*MactRunnerAllReduceStart) (float    *values,
+                                              gsize     n_values,
+                                              gpointer  user_data,
+                                              GError  **error);
+
+/**
+ * MactRunnerAllReduceWait:
+ * @request: a request from #MactRunnerAllReduceStart
+ * @block: wait until it completes, rather than only make progress
+ * @done: (out): whether the sum is complete and in the request's @values
+ * @user_data: the data given to mact_runner_set_distributed()
+ * @error: return location for a #GError
+ *
+ * Makes progress on @request (MPI_Test) or, with @block, completes it (MPI_Wait, within
+ * a timeout).
+ *
+ * Returns: %TRUE unless the collective failed
+ */
+typedef gboolean (*MactRunnerAllReduceWait) (gpointer   request,
+                                             gboolean   block,
+                                             gboolean  *done,
+                                             gpointer   user_data,
+                                             GError   **error);
+
+/* Lets the runner overlap the gradient reduction with backward: buckets of gradients
+ * (#MactRunner:bucket-cap-mb) are started with @start as soon as backward has finished
+ * them, and completed with @wait before the optimizer step.  Without it, the buckets are
+ * summed with the blocking all-reduce after backward. */
+MACT_AVAILABLE_IN_0_1
+void            mact_runner_set_async_all_reduce (MactRunner               *self,
+                                                  MactRunnerAllReduceStart  start,
+                                                  MactRunnerAllReduceWait   wait,
+                                                  GDestroyNotify            free_request);
+
 G_END_DECLS

@@ -33,5 +33,6 @@
 #include <mact/mact-annotation.h>
 #include <mact/mact-checkpoint.h>
 #include <mact/mact-runner.h>
+#include <mact/mact-distributed.h>
 
 #undef __MACT_H_INSIDE__

@@ -29,21 +29,6 @@ on_log (MactRunner *runner, JsonObject *entry, Progress *p)
 }
 
 static void
-remove_tree (const char *dir)
-{
-  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
-  if (d == NULL)
-    return;
-  const char *name;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
-static void
 train_config (const char *name)
 {
   g_autofree char *path = g_build_filename (g_getenv ("MACT_TEST_CONFIG_DIR"), "synthetic",
@@ -64,7 +49,7 @@ train_config (const char *name)
   const double elapsed = (double) (g_get_monotonic_time () - start) / G_USEC_PER_SEC;
   g_printerr ("# %s: %.1f s, best top1 %.4f, last top1 %.4f\n", name, elapsed, p.best_top1,
               p.last_top1);
-  remove_tree (work_dir);
+  mact_test_remove_tree (work_dir);
   if (!ok)
     fail_msg ("%s: %s", name, error->message);
   assert_true (p.best_top1 >= MIN_TOP1);

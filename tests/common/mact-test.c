@@ -2,6 +2,8 @@
  * for the cmocka tests.  Test-only code: a malformed fixture fails the test. */
 #include "mact-test.h"
 
+#include <glib/gstdio.h>
+
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
@@ -327,4 +329,22 @@ mact_test_gradcheck (MactTestFunc func, MactTensor **inputs, guint n_inputs,
                       "numeric %g", i, j, (double) analytic[j], numeric[j]);
         }
     }
+}
+
+void
+mact_test_remove_tree (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  if (d == NULL)
+    return;
+  const char *name;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        mact_test_remove_tree (path);
+      else
+        g_unlink (path);
+    }
+  g_rmdir (dir);
 }

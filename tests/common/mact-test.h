@@ -44,6 +44,9 @@ MactModule *mact_test_build_kind         (const char *json, GType kind);
 /* Asserts that building @json as any module fails with @domain and @code. */
 void        mact_test_assert_build_error (const char *json, GQuark domain, gint code);
 
+/* Removes @dir and everything under it (temporary work directories of tests). */
+void  mact_test_remove_tree (const char *dir);
+
 /* Asserts equal shapes and max|got - expected| <= tol * max(1, max|expected|). */
 void  mact_test_assert_close (MactTensor *got, MactTensor *expected, double tol,
                               const char *what);
