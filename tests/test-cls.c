@@ -598,12 +598,16 @@ test_norm_cfg (void **state)
   g_object_get (submodule (resnet, "stem.1.bn"), "eps", &eps, NULL);
   assert_true (fabs (eps - 0.001) < 1e-12);
 
-  /* SyncBN is a batch norm in one process; conv_cfg Conv2d is the default. */
+  /* SyncBN is a batch norm with the sync property (plain BN in one process); conv_cfg
+   * Conv2d is the default. */
   g_autoptr(MactModule) mb = build ("{\"type\": \"cls.MobileNetV2\", \"widen_factor\": 0.25, "
                                     "\"norm_cfg\": {\"type\": \"SyncBN\"}, "
                                     "\"conv_cfg\": {\"type\": \"Conv2d\"}, "
                                     "\"act_cfg\": {\"type\": \"ReLU\", \"inplace\": true}}");
   assert_true (MACT_IS_BATCH_NORM (submodule (mb, "conv1.bn")));
+  gboolean sync = FALSE;
+  g_object_get (submodule (mb, "conv1.bn"), "sync", &sync, NULL);
+  assert_true (sync);
   MactActivationKind kind;
   g_object_get (submodule (mb, "layer2.0.conv.1"), "act", &kind, NULL);
   assert_int_equal (kind, MACT_ACTIVATION_RELU);

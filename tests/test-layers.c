@@ -396,6 +396,86 @@ test_batch_norm_variants (void **state)
   mact_test_assert_close (y4, want4, 1e-6, "untracked BatchNorm2d eval forward");
 }
 
+/* SyncBN as a layer: the sync property (on a ConvModule: norm-sync), the same keys as
+ * BN, plain BN's values without a reducer, and the process group's sum used only by sync
+ * layers in training mode. */
+static guint sync_calls;
+
+static gboolean
+count_sync_calls (float *values, gsize n_values, gpointer user_data, GError **error)
+{
+  sync_calls++;
+  assert_ptr_equal (user_data, &sync_calls);
+  return TRUE;
+}
+
+static void
+test_batch_norm_sync (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactModule) plain = mact_batch_norm_new (2, 3, 1e-5, 0.1, TRUE, &error);
+  g_autoptr(MactModule) sync = mact_batch_norm_new (2, 3, 1e-5, 0.1, TRUE, &error);
+  assert_non_null (sync);
+  gboolean on = TRUE;
+  g_object_get (sync, "sync", &on, NULL);
+  assert_false (on);
+  g_object_set (sync, "sync", TRUE, NULL);
+  g_object_get (sync, "sync", &on, NULL);
+  assert_true (on);
+  static const char *const keys[] = { "weight", "bias", "running_mean", "running_var",
+                                      "num_batches_tracked", NULL };
+  assert_keys (sync, keys);
+
+  const gint64 s[] = { 2, 3, 2, 2 };
+  g_autoptr(MactTensor) x = mact_test_random (4, s, 11, -1.0, 2.0);
+  mact_module_train (plain, TRUE);
+  mact_module_train (sync, TRUE);
+
+  /* No reducer (one process): a sync layer computes what BN computes. */
+  g_autoptr(MactTensor) y_plain = mact_module_forward1 (plain, x, &error);
+  g_autoptr(MactTensor) y_sync = mact_module_forward1 (sync, x, &error);
+  assert_non_null (y_sync);
+  mact_test_assert_close (y_sync, y_plain, 1e-6, "SyncBN without reducer");
+  mact_test_assert_close (mact_module_get_buffer (sync, "running_var"),
+                          mact_module_get_buffer (plain, "running_var"), 1e-6,
+                          "SyncBN running_var");
+
+  /* With the group's sum (here the identity of one process): used twice per training
+   * forward of a sync layer, never by a plain one nor in evaluation mode. */
+  sync_calls = 0;
+  mact_batch_norm_set_sync_reducer (count_sync_calls, &sync_calls);
+  g_autoptr(MactTensor) y_plain2 = mact_module_forward1 (plain, x, &error);
+  assert_int_equal (sync_calls, 0);
+  g_autoptr(MactTensor) y_sync2 = mact_module_forward1 (sync, x, &error);
+  assert_int_equal (sync_calls, 2);
+  mact_test_assert_close (y_sync2, y_plain2, 1e-5, "SyncBN with a one-process sum");
+  mact_module_eval (sync);
+  g_autoptr(MactTensor) y_eval = mact_module_forward1 (sync, x, &error);
+  assert_non_null (y_eval);
+  assert_int_equal (sync_calls, 2);
+  mact_batch_norm_set_sync_reducer (NULL, NULL);
+  mact_module_train (sync, TRUE);
+  g_autoptr(MactTensor) y_sync3 = mact_module_forward1 (sync, x, &error);
+  assert_int_equal (sync_calls, 2);
+
+  /* mmcv's norm_cfg SyncBN on a ConvModule: norm-sync. */
+  const gint k[2] = { 3, 3 };
+  const gint64 k64 = 3;
+  g_autoptr(MactModule) cm = mact_module_new (MACT_TYPE_CONV_MODULE, &error,
+                                              "dims", 2, "in-channels", 2,
+                                              "out-channels", 3,
+                                              "kernel-size", mact_int_tuple_new (1, &k64),
+                                              "with-norm", TRUE, "norm-sync", TRUE, NULL);
+  assert_non_null (cm);
+  g_object_get (mact_module_get_child (cm, "bn"), "sync", &on, NULL);
+  assert_true (on);
+  g_autoptr(MactModule) cm_plain = mact_conv_module_new (2, 2, 3, k, NULL, NULL, NULL, 1,
+                                                         TRUE, TRUE, MACT_ACTIVATION_RELU,
+                                                         &error);
+  g_object_get (mact_module_get_child (cm_plain, "bn"), "sync", &on, NULL);
+  assert_false (on);
+}
+
 static void
 test_batch_norm_errors (void **state)
 {
@@ -967,6 +1047,7 @@ main (void)
     cmocka_unit_test (test_batch_norm_train),
     cmocka_unit_test (test_batch_norm_variants),
     cmocka_unit_test (test_batch_norm_errors),
+    cmocka_unit_test (test_batch_norm_sync),
     cmocka_unit_test (test_linear),
     cmocka_unit_test (test_activation),
     cmocka_unit_test (test_pools),

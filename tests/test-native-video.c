@@ -692,6 +692,23 @@ test_frozen_stages (void **state)
   assert_false (param_requires_grad (r2, "layer1.0.conv1.bn.weight"));
   assert_false (param_requires_grad (r2, "layer1.0.conv1.conv.bn_s.weight"));
   assert_true (param_requires_grad (r2, "layer1.0.conv1.conv.conv_s.weight"));
+
+  /* norm_cfg SyncBN: batch norms with the sync property, Conv2plus1d's when its own
+   * norm_cfg says so. */
+  g_autoptr(MactModule) r2s = build ("{\"type\": \"ResNet2Plus1d\", \"depth\": 18,"
+                                     " \"base_channels\": 2, \"pretrained2d\": false,"
+                                     " \"conv_cfg\": {\"type\": \"Conv2plus1d\","
+                                     "   \"norm_cfg\": {\"type\": \"SyncBN\"}},"
+                                     " \"norm_cfg\": {\"type\": \"SyncBN\"}}");
+  g_autoptr(MactModule) r3 = build ("{\"type\": \"ResNet3d\", \"depth\": 18,"
+                                    " \"base_channels\": 2, \"pretrained2d\": false}");
+  gboolean sync = FALSE;
+  g_object_get (submodule (r2s, "layer1.0.conv1.bn"), "sync", &sync, NULL);
+  assert_true (sync);
+  g_object_get (submodule (r2s, "layer1.0.conv1.conv.bn_s"), "sync", &sync, NULL);
+  assert_true (sync);
+  g_object_get (submodule (r3, "layer1.0.conv1.bn"), "sync", &sync, NULL);
+  assert_false (sync);
 }
 
 static double

@@ -703,6 +703,18 @@ test_resnet_norm_cfg (void **state)
   assert_requires_grad (bn, "", TRUE);
   assert_true (MACT_IS_BATCH_NORM (submodule (bn, "layer1.0.conv1.bn")));
   assert_true (MACT_IS_ACTIVATION (submodule (bn, "layer1.0.conv1.activate")));
+  gboolean sync = TRUE;
+  g_object_get (submodule (bn, "layer1.0.conv1.bn"), "sync", &sync, NULL);
+  assert_false (sync);
+
+  /* SyncBN: the same network and keys, its batch norms with the sync property. */
+  g_autoptr(MactModule) sync_bn = build ("{\"type\": \"ResNet\", \"depth\": 18, "
+                                         "\"norm_cfg\": {\"type\": \"SyncBN\"}, "
+                                         ONE_STAGE "}", MACT_TYPE_BACKBONE);
+  g_object_get (submodule (sync_bn, "layer1.0.conv1.bn"), "sync", &sync, NULL);
+  assert_true (sync);
+  g_object_get (submodule (sync_bn, "conv1.bn"), "sync", &sync, NULL);
+  assert_true (sync);
 }
 
 static void

@@ -1,6 +1,7 @@
 /* Batch norm, softmax, log-softmax, dropout and one-hot: forward, running statistics and
  * gradients against PyTorch fixtures (tests/fixtures/gen_nn.py), gradients against finite
- * differences, dropout's determinism and mask, and every error path. */
+ * differences, dropout's determinism and mask, and every error path.  SyncBN against
+ * batch norm: with one process, and with two ranks run as threads of this process. */
 #include "mact-test.h"
 
 #include <math.h>
@@ -317,6 +318,278 @@ test_batch_norm_errors (void **state)
                                               &error);
   assert_non_null (ok);
 }
+/* ---------------------------------------------------------------------- sync batch norm */
+
+/* A sum that leaves the values alone (one process), counts its calls and fails the
+ * call numbered fail_at (never when 0). */
+typedef struct {
+  guint calls;
+  guint fail_at;
+} CountingSum;
+
+static gboolean
+counting_reduce (float *values, gsize n_values, gpointer user_data, GError **error)
+{
+  CountingSum *sum = user_data;
+  if (++sum->calls == sum->fail_at)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT, "peer gone");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+assert_grads_close (MactTensor *a, MactTensor *b, double tol, const char *what)
+{
+  assert_non_null (mact_tensor_get_grad (a));
+  assert_non_null (mact_tensor_get_grad (b));
+  mact_test_assert_close (mact_tensor_get_grad (a), mact_tensor_get_grad (b), tol, what);
+}
+
+/* One process (the sum is the identity, or there is none): SyncBN is BatchNorm, in
+ * values, running statistics and gradients; in evaluation mode nothing is reduced. */
+static void
+test_sync_batch_norm_one_process (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 s[] = { 3, 4, 2, 5 }, c[] = { 4 };
+
+  for (int use_reducer = 0; use_reducer <= 1; use_reducer++)
+    for (int training = 0; training <= 1; training++)
+      {
+        g_autoptr(MactTensor) x = mact_test_random (4, s, 70, -2.0, 3.0);
+        g_autoptr(MactTensor) g = mact_test_random (4, s, 71, -1.0, 1.0);
+        g_autoptr(MactTensor) w = mact_test_random (1, c, 72, 0.5, 1.5);
+        g_autoptr(MactTensor) b = mact_test_random (1, c, 73, -0.5, 0.5);
+        g_autoptr(MactTensor) rm = mact_test_random (1, c, 74, -0.5, 0.5);
+        g_autoptr(MactTensor) rv = mact_test_random (1, c, 75, 0.5, 1.5);
+        g_autoptr(MactTensor) x2 = mact_tensor_clone (x), w2 = mact_tensor_clone (w);
+        g_autoptr(MactTensor) b2 = mact_tensor_clone (b), rm2 = mact_tensor_clone (rm);
+        g_autoptr(MactTensor) rv2 = mact_tensor_clone (rv);
+        MactTensor *leaves[] = { x, w, b, x2, w2, b2 };
+        for (guint i = 0; i < G_N_ELEMENTS (leaves); i++)
+          assert_true (mact_tensor_set_requires_grad (leaves[i], TRUE, NULL));
+
+        CountingSum sum = { 0, 0 };
+        g_autoptr(MactTensor) y = mact_batch_norm (x, rm, rv, w, b, training, 0.1, 1e-5,
+                                                   &error);
+        g_autoptr(MactTensor) y2 = mact_sync_batch_norm (x2, rm2, rv2, w2, b2, training, 0.1,
+                                                         1e-5,
+                                                         use_reducer ? counting_reduce : NULL,
+                                                         &sum, &error);
+        assert_null (error);
+        assert_non_null (y2);
+        mact_test_assert_close (y2, y, 1e-5, "sync_batch_norm output");
+        mact_test_assert_close (rm2, rm, 1e-6, "sync_batch_norm running_mean");
+        mact_test_assert_close (rv2, rv, 1e-6, "sync_batch_norm running_var");
+        assert_int_equal (sum.calls, use_reducer && training ? 2 : 0);
+
+        assert_true (mact_tensor_backward (y, g, &error));
+        assert_true (mact_tensor_backward (y2, g, &error));
+        assert_null (error);
+        assert_int_equal (sum.calls, use_reducer && training ? 3 : 0);
+        assert_grads_close (x2, x, 1e-5, "sync_batch_norm grad input");
+        assert_grads_close (w2, w, 1e-5, "sync_batch_norm grad weight");
+        assert_grads_close (b2, b, 1e-5, "sync_batch_norm grad bias");
+      }
+}
+
+/* Two ranks inside one process: two threads, each with its half of the batch, whose
+ * sums meet here.  The last to arrive adds both arrays into both (the other is blocked,
+ * so its array is alive), then releases the first. */
+typedef struct {
+  GMutex  lock;
+  GCond   cond;
+  float  *values[2];
+  gsize   n_values[2];
+  guint   arrived;
+  guint   generation;
+  gboolean mismatch;
+} FakeGroup;
+
+typedef struct {
+  FakeGroup  *group;
+  guint       rank;
+  MactTensor *x, *g, *w, *b, *rm, *rv, *y;
+  gboolean    ok;
+} FakeRank;
+
+static gboolean
+fake_group_reduce (float *values, gsize n_values, gpointer user_data, GError **error)
+{
+  FakeRank *r = user_data;
+  FakeGroup *grp = r->group;
+  g_mutex_lock (&grp->lock);
+  const guint generation = grp->generation;
+  grp->values[r->rank] = values;
+  grp->n_values[r->rank] = n_values;
+  if (++grp->arrived == 2)
+    {
+      grp->mismatch |= grp->n_values[0] != grp->n_values[1];
+      for (gsize i = 0; i < MIN (grp->n_values[0], grp->n_values[1]); i++)
+        grp->values[0][i] = grp->values[1][i] = grp->values[0][i] + grp->values[1][i];
+      grp->arrived = 0;
+      grp->generation++;
+      g_cond_broadcast (&grp->cond);
+    }
+  else
+    while (grp->generation == generation)
+      g_cond_wait (&grp->cond, &grp->lock);
+  g_mutex_unlock (&grp->lock);
+  return TRUE;
+}
+
+static gpointer
+fake_rank_run (gpointer data)
+{
+  FakeRank *r = data;
+  r->y = mact_sync_batch_norm (r->x, r->rm, r->rv, r->w, r->b, TRUE, 0.1, 1e-5,
+                               fake_group_reduce, r, NULL);
+  r->ok = r->y != NULL && mact_tensor_backward (r->y, r->g, NULL);
+  return NULL;
+}
+
+/* Two ranks with 2 samples each normalise, update the running statistics and compute
+ * input gradients as one batch norm over the 4 samples; the weight and bias gradients
+ * are each rank's share (their sum is the whole batch's), as in PyTorch. */
+static void
+test_sync_batch_norm_two_ranks (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 s[] = { 2, 3, 2, 3 }, c[] = { 3 };
+  FakeGroup grp = { 0 };
+  g_mutex_init (&grp.lock);
+  g_cond_init (&grp.cond);
+  FakeRank ranks[2];
+  g_autoptr(MactTensor) w = mact_test_random (1, c, 82, 0.5, 1.5);
+  g_autoptr(MactTensor) b = mact_test_random (1, c, 83, -0.5, 0.5);
+
+  for (guint r = 0; r < 2; r++)
+    {
+      /* Different distributions per rank, so local statistics would not do. */
+      ranks[r] = (FakeRank) {
+        .group = &grp, .rank = r,
+        .x = mact_test_random (4, s, 90 + r, -1.0 + 2.0 * r, 1.0 + 3.0 * r),
+        .g = mact_test_random (4, s, 95 + r, -1.0, 1.0),
+        .w = mact_tensor_clone (w), .b = mact_tensor_clone (b),
+        .rm = mact_tensor_new_full (1, c, 0.0f, NULL),
+        .rv = mact_tensor_new_full (1, c, 1.0f, NULL),
+      };
+      assert_true (mact_tensor_set_requires_grad (ranks[r].x, TRUE, NULL));
+      assert_true (mact_tensor_set_requires_grad (ranks[r].w, TRUE, NULL));
+      assert_true (mact_tensor_set_requires_grad (ranks[r].b, TRUE, NULL));
+    }
+
+  /* The reference: one batch norm over the concatenated batch. */
+  MactTensor *xs[] = { ranks[0].x, ranks[1].x }, *gs[] = { ranks[0].g, ranks[1].g };
+  g_autoptr(MactTensor) x_all = NULL, g_all = NULL;
+  MACT_NO_GRAD_BEGIN
+  x_all = mact_cat (xs, 2, 0, &error);
+  g_all = mact_cat (gs, 2, 0, &error);
+  MACT_NO_GRAD_END
+  assert_non_null (x_all);
+  assert_true (mact_tensor_set_requires_grad (x_all, TRUE, NULL));
+  g_autoptr(MactTensor) w_all = mact_tensor_clone (w), b_all = mact_tensor_clone (b);
+  assert_true (mact_tensor_set_requires_grad (w_all, TRUE, NULL));
+  assert_true (mact_tensor_set_requires_grad (b_all, TRUE, NULL));
+  g_autoptr(MactTensor) rm_all = mact_tensor_new_full (1, c, 0.0f, NULL);
+  g_autoptr(MactTensor) rv_all = mact_tensor_new_full (1, c, 1.0f, NULL);
+  g_autoptr(MactTensor) y_all = mact_batch_norm (x_all, rm_all, rv_all, w_all, b_all, TRUE,
+                                                 0.1, 1e-5, &error);
+  assert_non_null (y_all);
+  assert_true (mact_tensor_backward (y_all, g_all, &error));
+
+  GThread *threads[2];
+  for (guint r = 0; r < 2; r++)
+    threads[r] = g_thread_new ("fake-rank", fake_rank_run, &ranks[r]);
+  for (guint r = 0; r < 2; r++)
+    g_thread_join (threads[r]);
+  assert_true (ranks[0].ok && ranks[1].ok);
+  assert_false (grp.mismatch);
+
+  MactTensor *ys[] = { ranks[0].y, ranks[1].y };
+  MactTensor *gxs[] = { mact_tensor_get_grad (ranks[0].x), mact_tensor_get_grad (ranks[1].x) };
+  g_autoptr(MactTensor) y_cat = NULL, gx_cat = NULL;
+  MACT_NO_GRAD_BEGIN
+  y_cat = mact_cat (ys, 2, 0, &error);
+  gx_cat = mact_cat (gxs, 2, 0, &error);
+  MACT_NO_GRAD_END
+  mact_test_assert_close (y_cat, y_all, 1e-5, "two-rank sync_batch_norm output");
+  mact_test_assert_close (gx_cat, mact_tensor_get_grad (x_all), 1e-5,
+                          "two-rank sync_batch_norm grad input");
+  for (guint r = 0; r < 2; r++)
+    {
+      mact_test_assert_close (ranks[r].rm, rm_all, 1e-6, "two-rank running_mean");
+      mact_test_assert_close (ranks[r].rv, rv_all, 1e-6, "two-rank running_var");
+    }
+  for (gint64 i = 0; i < c[0]; i++)
+    {
+      const float *gw0 = mact_tensor_get_data (mact_tensor_get_grad (ranks[0].w));
+      const float *gw1 = mact_tensor_get_data (mact_tensor_get_grad (ranks[1].w));
+      const float *gb0 = mact_tensor_get_data (mact_tensor_get_grad (ranks[0].b));
+      const float *gb1 = mact_tensor_get_data (mact_tensor_get_grad (ranks[1].b));
+      assert_float_equal (gw0[i] + gw1[i],
+                          mact_tensor_get_data (mact_tensor_get_grad (w_all))[i], 1e-5);
+      assert_float_equal (gb0[i] + gb1[i],
+                          mact_tensor_get_data (mact_tensor_get_grad (b_all))[i], 1e-5);
+    }
+
+  for (guint r = 0; r < 2; r++)
+    {
+      MactTensor *owned[] = { ranks[r].x, ranks[r].g, ranks[r].w, ranks[r].b, ranks[r].rm,
+                              ranks[r].rv, ranks[r].y };
+      for (guint i = 0; i < G_N_ELEMENTS (owned); i++)
+        mact_tensor_unref (owned[i]);
+    }
+  g_mutex_clear (&grp.lock);
+  g_cond_clear (&grp.cond);
+}
+
+/* A failing sum is a GError from forward (prefixed with the op) and from backward. */
+static void
+test_sync_batch_norm_errors (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 s[] = { 2, 2, 3 }, one[] = { 1, 2 };
+  g_autoptr(MactTensor) x = mact_test_random (3, s, 5, -1.0, 1.0);
+
+  for (guint fail_at = 1; fail_at <= 2; fail_at++)
+    {
+      CountingSum sum = { 0, fail_at };
+      g_autoptr(MactTensor) y = mact_sync_batch_norm (x, NULL, NULL, NULL, NULL, TRUE, 0.1,
+                                                      1e-5, counting_reduce, &sum, &error);
+      assert_null (y);
+      assert_non_null (error);
+      assert_non_null (strstr (error->message, "sync_batch_norm: peer gone"));
+      mact_test_assert_error (&error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT);
+      assert_int_equal (sum.calls, fail_at);
+    }
+
+  /* One value per channel is fine per process; over all processes (here one) it is
+   * not. */
+  CountingSum sum = { 0, 0 };
+  g_autoptr(MactTensor) x1 = mact_test_random (2, one, 6, -1.0, 1.0);
+  g_autoptr(MactTensor) y1 = mact_sync_batch_norm (x1, NULL, NULL, NULL, NULL, TRUE, 0.1,
+                                                   1e-5, counting_reduce, &sum, &error);
+  assert_null (y1);
+  assert_non_null (strstr (error->message, "over all processes"));
+  mact_test_assert_error (&error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT);
+
+  /* Backward's sum fails (the third call): backward reports it. */
+  CountingSum late = { 0, 3 };
+  assert_true (mact_tensor_set_requires_grad (x, TRUE, NULL));
+  g_autoptr(MactTensor) y2 = mact_sync_batch_norm (x, NULL, NULL, NULL, NULL, TRUE, 0.1, 1e-5,
+                                                   counting_reduce, &late, &error);
+  assert_non_null (y2);
+  g_autoptr(MactTensor) g = mact_test_random (3, s, 7, -1.0, 1.0);
+  assert_false (mact_tensor_backward (y2, g, &error));
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, "sync_batch_norm backward: peer gone"));
+  mact_test_assert_error (&error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT);
+  assert_int_equal (late.calls, 3);
+}
+
 
 /* ------------------------------------------------------------------ softmax */
 
@@ -746,6 +1019,9 @@ main (void)
     cmocka_unit_test (test_batch_norm_gradcheck),
     cmocka_unit_test (test_batch_norm_partial_grad),
     cmocka_unit_test (test_batch_norm_errors),
+    cmocka_unit_test (test_sync_batch_norm_one_process),
+    cmocka_unit_test (test_sync_batch_norm_two_ranks),
+    cmocka_unit_test (test_sync_batch_norm_errors),
     cmocka_unit_test (test_softmax_fixtures),
     cmocka_unit_test (test_softmax_large_logits),
     cmocka_unit_test (test_softmax_properties),

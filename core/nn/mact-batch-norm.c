@@ -28,6 +28,7 @@ struct _MactBatchNorm
   double     momentum;
   gboolean   affine;
   gboolean   track_running_stats;
+  gboolean   sync;
 };
 
 G_DEFINE_FINAL_TYPE (MactBatchNorm, mact_batch_norm_layer, MACT_TYPE_MODULE)
@@ -40,9 +41,15 @@ enum {
   PROP_MOMENTUM,
   PROP_AFFINE,
   PROP_TRACK_RUNNING_STATS,
+  PROP_SYNC,
   N_PROPS
 };
 static GParamSpec *properties[N_PROPS];
+
+/* The process group's sum for SyncBN, shared by every sync layer of the process. */
+G_LOCK_DEFINE_STATIC (sync_reducer);
+static MactAllReduceSumFunc sync_reduce;
+static gpointer             sync_reduce_data;
 
 static const char *
 batch_norm_name (gint dims)
@@ -85,6 +92,13 @@ mact_batch_norm_layer_set_property (GObject *object, guint prop_id, const GValue
     case PROP_TRACK_RUNNING_STATS:
       self->track_running_stats = g_value_get_boolean (value);
       break;
+    case PROP_SYNC:
+      if (self->sync != g_value_get_boolean (value))
+        {
+          self->sync = g_value_get_boolean (value);
+          g_object_notify_by_pspec (object, pspec);
+        }
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -114,6 +128,9 @@ mact_batch_norm_layer_get_property (GObject *object, guint prop_id, GValue *valu
       break;
     case PROP_TRACK_RUNNING_STATS:
       g_value_set_boolean (value, self->track_running_stats);
+      break;
+    case PROP_SYNC:
+      g_value_set_boolean (value, self->sync);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -214,10 +231,21 @@ mact_batch_norm_layer_forward (MactModule *module, GPtrArray *inputs, GError **e
   if (running_mean == NULL || running_var == NULL)
     running_mean = running_var = NULL;
 
-  MactTensor *output = mact_batch_norm (input, running_mean, running_var,
-                                        mact_module_get_parameter (module, "weight"),
-                                        mact_module_get_parameter (module, "bias"),
-                                        batch_stats, self->momentum, self->eps, error);
+  /* As torch's SyncBatchNorm, statistics are shared only in training mode. */
+  MactAllReduceSumFunc reduce = NULL;
+  gpointer reduce_data = NULL;
+  if (self->sync && training)
+    {
+      G_LOCK (sync_reducer);
+      reduce = sync_reduce;
+      reduce_data = sync_reduce_data;
+      G_UNLOCK (sync_reducer);
+    }
+  MactTensor *output = mact_sync_batch_norm (input, running_mean, running_var,
+                                             mact_module_get_parameter (module, "weight"),
+                                             mact_module_get_parameter (module, "bias"),
+                                             batch_stats, self->momentum, self->eps,
+                                             reduce, reduce_data, error);
   if (output == NULL)
     {
       g_prefix_error (error, "%s: ", block);
@@ -287,6 +315,22 @@ mact_batch_norm_layer_class_init (MactBatchNormClass *klass)
    */
   properties[PROP_TRACK_RUNNING_STATS] =
     g_param_spec_boolean ("track-running-stats", NULL, NULL, TRUE, flags);
+  /**
+   * MactBatchNorm:sync:
+   *
+   * Whether, in training mode, the statistics are those of the batches of every
+   * process of a data-parallel job (mmcv's `SyncBN`, PyTorch's `SyncBatchNorm`),
+   * summed with the reducer of mact_batch_norm_set_sync_reducer().  Without a reducer
+   * (one process) the layer computes what a plain batch norm computes.  May be changed
+   * after construction (as PyTorch's `convert_sync_batchnorm`); the state-dict keys are
+   * the same either way.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_SYNC] =
+    g_param_spec_boolean ("sync", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_EXPLICIT_NOTIFY |
+                          G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -336,4 +380,27 @@ mact_batch_norm_new (gint dims, gint num_features, double eps, double momentum,
   mact_nn_props_add_double (&props, "momentum", momentum);
   mact_nn_props_add_boolean (&props, "affine", affine);
   return mact_nn_props_build (&props, MACT_TYPE_BATCH_NORM, error);
+}
+
+/**
+ * mact_batch_norm_set_sync_reducer:
+ * @func: (nullable) (scope notified): sums float arrays across the processes of the job,
+ *   or %NULL to remove the reducer
+ * @user_data: (closure func): data for @func
+ *
+ * Installs the process group's sum that #MactBatchNorm layers with the sync property
+ * use in training mode (mact_distributed_init() installs MPI's when the world has more
+ * than one process, mact_distributed_finalize() removes it).  Without one, sync layers
+ * behave as plain batch norms.  @func and @user_data must stay valid until removed and
+ * until the backward passes of forwards run with them are done.
+ *
+ * Since: 0.1
+ */
+void
+mact_batch_norm_set_sync_reducer (MactAllReduceSumFunc func, gpointer user_data)
+{
+  G_LOCK (sync_reducer);
+  sync_reduce = func;
+  sync_reduce_data = func != NULL ? user_data : NULL;
+  G_UNLOCK (sync_reducer);
 }

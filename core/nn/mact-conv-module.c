@@ -37,6 +37,7 @@ struct _MactConvModule
   gboolean           with_norm;
   double             norm_eps;
   double             norm_momentum;
+  gboolean           norm_sync;
   gboolean           has_act;
   MactActivationKind act;
 };
@@ -57,6 +58,7 @@ enum {
   PROP_WITH_NORM,
   PROP_NORM_EPS,
   PROP_NORM_MOMENTUM,
+  PROP_NORM_SYNC,
   PROP_HAS_ACT,
   PROP_ACT,
   N_PROPS
@@ -113,6 +115,9 @@ mact_conv_module_set_property (GObject *object, guint prop_id, const GValue *val
     case PROP_NORM_MOMENTUM:
       self->norm_momentum = g_value_get_double (value);
       break;
+    case PROP_NORM_SYNC:
+      self->norm_sync = g_value_get_boolean (value);
+      break;
     case PROP_HAS_ACT:
       self->has_act = g_value_get_boolean (value);
       break;
@@ -166,6 +171,9 @@ mact_conv_module_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_NORM_MOMENTUM:
       g_value_set_double (value, self->norm_momentum);
+      break;
+    case PROP_NORM_SYNC:
+      g_value_set_boolean (value, self->norm_sync);
       break;
     case PROP_HAS_ACT:
       g_value_set_boolean (value, self->has_act);
@@ -253,6 +261,7 @@ mact_conv_module_build (MactModule *module, GError **error)
           g_prefix_error (error, "ConvModule: ");
           return FALSE;
         }
+      g_object_set (norm, "sync", self->norm_sync, NULL);
       mact_module_add_child (module, "bn", norm);
     }
   if (self->has_act)
@@ -406,6 +415,17 @@ mact_conv_module_class_init (MactConvModuleClass *klass)
   properties[PROP_NORM_MOMENTUM] =
     g_param_spec_double ("norm-momentum", NULL, NULL, -G_MAXDOUBLE, G_MAXDOUBLE, 0.1,
                          flags);
+  /**
+   * MactConvModule:norm-sync:
+   *
+   * Whether the norm is mmcv's `SyncBN` (the sync property of #MactBatchNorm) rather
+   * than `BN`: the same layer and state-dict keys, with statistics shared across the
+   * processes of a data-parallel job in training mode.
+   *
+   * Since: 0.1
+   */
+  properties[PROP_NORM_SYNC] =
+    g_param_spec_boolean ("norm-sync", NULL, NULL, FALSE, flags);
   /**
    * MactConvModule:has-act:
    *

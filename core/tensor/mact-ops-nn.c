@@ -52,6 +52,10 @@ typedef struct {
   gint     edge_weight;   /* index of weight among the node's inputs, or -1 */
   gint     edge_bias;     /* index of bias among the node's inputs, or -1 */
   gint     saved_weight;  /* index of weight in node->saved, or -1 */
+  /* SyncBN: sums the per-channel reductions across processes; NULL for plain BN. */
+  MactAllReduceSumFunc reduce;
+  gpointer             reduce_data;
+  double               count;   /* values per channel over all processes */
 } BatchNormCtx;
 
 static void
@@ -71,6 +75,7 @@ typedef struct {
   float       *y;
   MactTensor  *running_mean, *running_var, *weight, *bias;  /* nullable */
   float       *mean, *invstd;
+  gboolean     have_stats;   /* mean and invstd are given (SyncBN): only normalise */
 } BatchNormForward;
 
 static void
@@ -83,7 +88,12 @@ batch_norm_forward_range (gint64 begin, gint64 end, gpointer data)
   for (gint64 c = begin; c < end; c++)
     {
       double mean, invstd;
-      if (f->training)
+      if (f->have_stats)
+        {
+          mean = f->mean[c];
+          invstd = f->invstd[c];
+        }
+      else if (f->training)
         {
           double sum = 0.0, sq = 0.0;
           for (gint64 b = 0; b < n; b++)
@@ -141,6 +151,7 @@ typedef struct {
   const float  *x, *g;
   MactTensor   *weight;   /* nullable */
   float        *gx, *gw, *gb;  /* nullable */
+  float        *sums;          /* SyncBN: [2c] sum_g then sum_gx, reduced across processes */
 } BatchNormBackward;
 
 static void
@@ -169,6 +180,13 @@ batch_norm_backward_range (gint64 begin, gint64 end, gpointer data)
         b->gw[c] = (float) sum_gx;
       if (b->gb != NULL)
         b->gb[c] = (float) sum_g;
+      if (b->sums != NULL)
+        {
+          /* SyncBN's first pass: grad_input waits for the sums of every process. */
+          b->sums[c] = (float) sum_g;
+          b->sums[c_all + c] = (float) sum_gx;
+          continue;
+        }
       if (b->gx == NULL)
         continue;
 
@@ -198,6 +216,35 @@ batch_norm_backward_range (gint64 begin, gint64 end, gpointer data)
               float *op = b->gx + (bi * c_all + c) * s;
               for (gint64 i = 0; i < s; i++)
                 op[i] = scale * gp[i];
+            }
+        }
+    }
+}
+
+/* SyncBN's grad_input, once sum_g and sum_gx are the sums over every process. */
+static void
+batch_norm_sync_grad_range (gint64 begin, gint64 end, gpointer data)
+{
+  BatchNormBackward *b = data;
+  const BatchNormCtx *ctx = b->ctx;
+  const gint64 n = ctx->n, c_all = ctx->c, s = ctx->s;
+
+  for (gint64 c = begin; c < end; c++)
+    {
+      const float mean = ctx->mean[c], invstd = ctx->invstd[c];
+      const double w = b->weight != NULL ? *vec_at (b->weight, c) : 1.0;
+      const float scale = (float) (w * invstd);
+      const float mean_g = (float) (b->sums[c] / ctx->count);
+      const float mean_gx = (float) (b->sums[c_all + c] / ctx->count);
+      for (gint64 bi = 0; bi < n; bi++)
+        {
+          const float *xp = b->x + (bi * c_all + c) * s;
+          const float *gp = b->g + (bi * c_all + c) * s;
+          float *op = b->gx + (bi * c_all + c) * s;
+          for (gint64 i = 0; i < s; i++)
+            {
+              float xhat = (xp[i] - mean) * invstd;
+              op[i] = scale * (gp[i] - mean_g - xhat * mean_gx);
             }
         }
     }
@@ -239,7 +286,27 @@ batch_norm_backward (MactNode *node, MactTensor *grad_output, MactTensor **grad_
       b.gb = mact_tensor_data (gb);
     }
 
-  mact_parallel_for (ctx->c, grain_for (ctx->n * ctx->s), batch_norm_backward_range, &b);
+  if (ctx->reduce != NULL && ctx->training && b.gx != NULL)
+    {
+      /* As torch's SyncBatchNorm: weight and bias get this process's sums (the gradient
+       * averaging of data-parallel training reduces them), grad_input the global ones. */
+      g_autofree float *sums = g_new (float, 2 * ctx->c);
+      float *gx_data = b.gx;
+      b.gx = NULL;
+      b.sums = sums;
+      mact_parallel_for (ctx->c, grain_for (ctx->n * ctx->s), batch_norm_backward_range,
+                         &b);
+      if (!ctx->reduce (sums, 2 * (gsize) ctx->c, ctx->reduce_data, error))
+        {
+          g_prefix_error (error, "sync_batch_norm backward: ");
+          return FALSE;
+        }
+      b.gx = gx_data;
+      mact_parallel_for (ctx->c, grain_for (ctx->n * ctx->s), batch_norm_sync_grad_range,
+                         &b);
+    }
+  else
+    mact_parallel_for (ctx->c, grain_for (ctx->n * ctx->s), batch_norm_backward_range, &b);
 
   if (gx != NULL)
     grad_inputs[0] = g_steal_pointer (&gx);
@@ -248,6 +315,222 @@ batch_norm_backward (MactNode *node, MactTensor *grad_output, MactTensor **grad_
   if (gb != NULL)
     grad_inputs[ctx->edge_bias] = g_steal_pointer (&gb);
   return TRUE;
+}
+
+typedef struct {
+  gint64        n, c, s;
+  const float  *x;
+  const double *mean;   /* nullable: the first pass sums x, the second (x - mean)^2 */
+  float        *out;    /* [c] */
+} BatchNormSums;
+
+static void
+batch_norm_sums_range (gint64 begin, gint64 end, gpointer data)
+{
+  BatchNormSums *p = data;
+  const gint64 n = p->n, c_all = p->c, s = p->s;
+
+  for (gint64 c = begin; c < end; c++)
+    {
+      double acc = 0.0;
+      for (gint64 b = 0; b < n; b++)
+        {
+          const float *xp = p->x + (b * c_all + c) * s;
+          if (p->mean == NULL)
+            for (gint64 i = 0; i < s; i++)
+              acc += xp[i];
+          else
+            for (gint64 i = 0; i < s; i++)
+              {
+                double d = (double) xp[i] - p->mean[c];
+                acc += d * d;
+              }
+        }
+      p->out[c] = (float) acc;
+    }
+}
+
+/* SyncBN's statistics: the mean, then the squared deviations from it, each summed over
+ * every process by @reduce (two passes as plain batch norm, so one process computes what
+ * it computes up to the rounding of the sums to float).  Fills @mean and @invstd ([c]),
+ * the values per channel over all processes in @count, and updates the running
+ * statistics with the unbiased variance of the global count, as torch's SyncBatchNorm. */
+static gboolean
+sync_batch_stats (const char *op, MactTensor *xc, gint64 n, gint64 c, gint64 s,
+                  MactTensor *running_mean, MactTensor *running_var, double momentum,
+                  double eps, MactAllReduceSumFunc reduce, gpointer reduce_data,
+                  float *mean, float *invstd, double *count, GError **error)
+{
+  g_autofree float *buf = g_new (float, c + 1);
+  g_autofree double *gmean = g_new (double, c);
+  BatchNormSums p = { .n = n, .c = c, .s = s, .x = mact_tensor_data (xc), .out = buf };
+
+  mact_parallel_for (c, grain_for (n * s), batch_norm_sums_range, &p);
+  buf[c] = (float) (n * s);
+  if (!reduce (buf, (gsize) c + 1, reduce_data, error))
+    {
+      g_prefix_error (error, "%s: ", op);
+      return FALSE;
+    }
+  const double m = buf[c];
+  if (!(m > 1.0))
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: expected more than 1 value per channel over all processes when "
+                   "training, got %g", op, m);
+      return FALSE;
+    }
+  for (gint64 i = 0; i < c; i++)
+    gmean[i] = buf[i] / m;
+
+  p.mean = gmean;
+  mact_parallel_for (c, grain_for (n * s), batch_norm_sums_range, &p);
+  if (!reduce (buf, (gsize) c, reduce_data, error))
+    {
+      g_prefix_error (error, "%s: ", op);
+      return FALSE;
+    }
+  for (gint64 i = 0; i < c; i++)
+    {
+      const double sq = MAX (0.0, (double) buf[i]);
+      mean[i] = (float) gmean[i];
+      invstd[i] = (float) (1.0 / sqrt (sq / m + eps));
+      if (running_mean != NULL)
+        {
+          float *rm = vec_at (running_mean, i);
+          float *rv = vec_at (running_var, i);
+          *rm = (float) ((1.0 - momentum) * (double) *rm + momentum * gmean[i]);
+          *rv = (float) ((1.0 - momentum) * (double) *rv + momentum * (sq / (m - 1.0)));
+        }
+    }
+  *count = m;
+  return TRUE;
+}
+
+static MactTensor *
+batch_norm_impl (const char *op, MactTensor *input, MactTensor *running_mean,
+                 MactTensor *running_var, MactTensor *weight, MactTensor *bias,
+                 gboolean training, double momentum, double eps,
+                 MactAllReduceSumFunc reduce, gpointer reduce_data, GError **error)
+{
+
+  if (input->ndim < 2 || input->ndim > 5)
+    {
+      g_autofree gchar *s = mact_shape_format (input->ndim, input->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
+                   "%s: expected a 2-D to 5-D input [N, C, ...], got shape %s", op, s);
+      return NULL;
+    }
+  if (!mact_check_not_empty (input, op, "input", error))
+    return NULL;
+
+  const gint64 n = input->shape[0], c = input->shape[1];
+  gint64 s = 1;
+  for (gint d = 2; d < input->ndim; d++)
+    s *= input->shape[d];
+
+  if (!check_channel_vector (running_mean, c, op, "running_mean", error) ||
+      !check_channel_vector (running_var, c, op, "running_var", error) ||
+      !check_channel_vector (weight, c, op, "weight", error) ||
+      !check_channel_vector (bias, c, op, "bias", error))
+    return NULL;
+  if ((running_mean == NULL) != (running_var == NULL))
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: running_mean and running_var must be both given or both NULL, "
+                   "got only %s", op, running_mean != NULL ? "running_mean" : "running_var");
+      return NULL;
+    }
+  if (!training && running_mean == NULL)
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: evaluation mode needs running_mean and running_var, got NULL", op);
+      return NULL;
+    }
+  if (training && reduce == NULL && n * s <= 1)
+    {
+      g_autofree gchar *shp = mact_shape_format (input->ndim, input->shape);
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: expected more than 1 value per channel when training, got input "
+                   "shape %s", op, shp);
+      return NULL;
+    }
+  if (!(momentum >= 0.0 && momentum <= 1.0))
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: momentum must be in [0, 1], got %g", op, momentum);
+      return NULL;
+    }
+  if (!(eps >= 0.0 && isfinite (eps)))
+    {
+      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
+                   "%s: eps must be finite and >= 0, got %g", op, eps);
+      return NULL;
+    }
+
+  g_autoptr(MactTensor) xc = mact_tensor_contiguous (input);
+  const gboolean sync = training && reduce != NULL;
+  g_autofree float *stat_mean = g_new (float, c);
+  g_autofree float *stat_invstd = g_new (float, c);
+  double count = (double) (n * s);
+  if (sync && !sync_batch_stats (op, xc, n, c, s, running_mean, running_var, momentum, eps,
+                                 reduce, reduce_data, stat_mean, stat_invstd, &count, error))
+    return NULL;
+
+  MactTensor *out = mact_tensor_new_with_shape (input->ndim, input->shape, FALSE, error);
+  if (out == NULL)
+    return NULL;
+
+  BatchNormCtx *ctx = g_new0 (BatchNormCtx, 1);
+  ctx->n = n;
+  ctx->c = c;
+  ctx->s = s;
+  ctx->training = training;
+  ctx->mean = g_steal_pointer (&stat_mean);
+  ctx->invstd = g_steal_pointer (&stat_invstd);
+  ctx->edge_weight = ctx->edge_bias = ctx->saved_weight = -1;
+  ctx->reduce = sync ? reduce : NULL;
+  ctx->reduce_data = sync ? reduce_data : NULL;
+  ctx->count = count;
+
+  BatchNormForward f = {
+    .n = n, .c = c, .s = s,
+    .training = training, .momentum = momentum, .eps = eps,
+    .x = mact_tensor_data (xc), .y = mact_tensor_data (out),
+    .running_mean = running_mean, .running_var = running_var,
+    .weight = weight, .bias = bias,
+    .mean = ctx->mean, .invstd = ctx->invstd,
+    .have_stats = sync,
+  };
+  mact_parallel_for (c, grain_for (n * s), batch_norm_forward_range, &f);
+
+  MactTensor *inputs[3] = { input, NULL, NULL };
+  guint n_inputs = 1;
+  if (weight != NULL)
+    {
+      ctx->edge_weight = (gint) n_inputs;
+      inputs[n_inputs++] = weight;
+    }
+  if (bias != NULL)
+    {
+      ctx->edge_bias = (gint) n_inputs;
+      inputs[n_inputs++] = bias;
+    }
+
+  if (!mact_autograd_wants (inputs, n_inputs))
+    {
+      batch_norm_ctx_free (ctx);
+      return out;
+    }
+
+  MactNode *node = mact_node_new ("BatchNormBackward", batch_norm_backward, inputs,
+                                  n_inputs);
+  mact_node_save (node, xc);
+  if (weight != NULL)
+    ctx->saved_weight = (gint) mact_node_save (node, weight);
+  mact_node_set_ctx (node, ctx, batch_norm_ctx_free);
+  mact_tensor_set_grad_fn (out, node);
+  return out;
 }
 
 /**
@@ -296,116 +579,56 @@ mact_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *runnin
                  MactTensor *weight, MactTensor *bias, gboolean training, double momentum,
                  double eps, GError **error)
 {
-  static const char *op = "batch_norm";
-
   g_return_val_if_fail (input != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return batch_norm_impl ("batch_norm", input, running_mean, running_var, weight, bias,
+                          training, momentum, eps, NULL, NULL, error);
+}
 
-  if (input->ndim < 2 || input->ndim > 5)
-    {
-      g_autofree gchar *s = mact_shape_format (input->ndim, input->shape);
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_SHAPE,
-                   "%s: expected a 2-D to 5-D input [N, C, ...], got shape %s", op, s);
-      return NULL;
-    }
-  if (!mact_check_not_empty (input, op, "input", error))
-    return NULL;
-
-  const gint64 n = input->shape[0], c = input->shape[1];
-  gint64 s = 1;
-  for (gint d = 2; d < input->ndim; d++)
-    s *= input->shape[d];
-
-  if (!check_channel_vector (running_mean, c, op, "running_mean", error) ||
-      !check_channel_vector (running_var, c, op, "running_var", error) ||
-      !check_channel_vector (weight, c, op, "weight", error) ||
-      !check_channel_vector (bias, c, op, "bias", error))
-    return NULL;
-  if ((running_mean == NULL) != (running_var == NULL))
-    {
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
-                   "%s: running_mean and running_var must be both given or both NULL, "
-                   "got only %s", op, running_mean != NULL ? "running_mean" : "running_var");
-      return NULL;
-    }
-  if (!training && running_mean == NULL)
-    {
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
-                   "%s: evaluation mode needs running_mean and running_var, got NULL", op);
-      return NULL;
-    }
-  if (training && n * s <= 1)
-    {
-      g_autofree gchar *shp = mact_shape_format (input->ndim, input->shape);
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
-                   "%s: expected more than 1 value per channel when training, got input "
-                   "shape %s", op, shp);
-      return NULL;
-    }
-  if (!(momentum >= 0.0 && momentum <= 1.0))
-    {
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
-                   "%s: momentum must be in [0, 1], got %g", op, momentum);
-      return NULL;
-    }
-  if (!(eps >= 0.0 && isfinite (eps)))
-    {
-      g_set_error (error, MACT_TENSOR_ERROR, MACT_TENSOR_ERROR_INVALID_ARGUMENT,
-                   "%s: eps must be finite and >= 0, got %g", op, eps);
-      return NULL;
-    }
-
-  g_autoptr(MactTensor) xc = mact_tensor_contiguous (input);
-  MactTensor *out = mact_tensor_new_with_shape (input->ndim, input->shape, FALSE, error);
-  if (out == NULL)
-    return NULL;
-
-  BatchNormCtx *ctx = g_new0 (BatchNormCtx, 1);
-  ctx->n = n;
-  ctx->c = c;
-  ctx->s = s;
-  ctx->training = training;
-  ctx->mean = g_new (float, c);
-  ctx->invstd = g_new (float, c);
-  ctx->edge_weight = ctx->edge_bias = ctx->saved_weight = -1;
-
-  BatchNormForward f = {
-    .n = n, .c = c, .s = s,
-    .training = training, .momentum = momentum, .eps = eps,
-    .x = mact_tensor_data (xc), .y = mact_tensor_data (out),
-    .running_mean = running_mean, .running_var = running_var,
-    .weight = weight, .bias = bias,
-    .mean = ctx->mean, .invstd = ctx->invstd,
-  };
-  mact_parallel_for (c, grain_for (n * s), batch_norm_forward_range, &f);
-
-  MactTensor *inputs[3] = { input, NULL, NULL };
-  guint n_inputs = 1;
-  if (weight != NULL)
-    {
-      ctx->edge_weight = (gint) n_inputs;
-      inputs[n_inputs++] = weight;
-    }
-  if (bias != NULL)
-    {
-      ctx->edge_bias = (gint) n_inputs;
-      inputs[n_inputs++] = bias;
-    }
-
-  if (!mact_autograd_wants (inputs, n_inputs))
-    {
-      batch_norm_ctx_free (ctx);
-      return out;
-    }
-
-  MactNode *node = mact_node_new ("BatchNormBackward", batch_norm_backward, inputs,
-                                  n_inputs);
-  mact_node_save (node, xc);
-  if (weight != NULL)
-    ctx->saved_weight = (gint) mact_node_save (node, weight);
-  mact_node_set_ctx (node, ctx, batch_norm_ctx_free);
-  mact_tensor_set_grad_fn (out, node);
-  return out;
+/**
+ * mact_sync_batch_norm:
+ * @input: the input, of shape `[N, C]`, `[N, C, L]`, `[N, C, H, W]` or `[N, C, T, H, W]`
+ * @running_mean: (nullable): the running mean, of shape `[C]`
+ * @running_var: (nullable): the running variance, of shape `[C]`
+ * @weight: (nullable): the per-channel scale, of shape `[C]`, or %NULL for 1
+ * @bias: (nullable): the per-channel shift, of shape `[C]`, or %NULL for 0
+ * @training: whether to normalise with the statistics of the batch
+ * @momentum: the running-statistics momentum, in [0, 1]
+ * @eps: added to the variance, >= 0
+ * @reduce: (nullable) (scope call): sums float arrays across processes, or %NULL
+ * @user_data: (closure reduce): data for @reduce
+ * @error: return location for a #GError
+ *
+ * mact_batch_norm() whose batch is the union of every process's (PyTorch's
+ * `SyncBatchNorm`).  In training mode each process sums its values and squared
+ * deviations per channel, @reduce sums those across processes, and the global mean and
+ * biased variance normalise; the running statistics get the unbiased variance of the
+ * global count.  Backward sums the two per-channel reductions (of the gradient and of
+ * the gradient times the normalised input) across processes before computing the input
+ * gradient; the weight and bias gradients stay this process's own, as in PyTorch, for
+ * data-parallel training to average.  Every process must run forward and backward of
+ * its sync batch norms in the same order.  @reduce and @user_data must stay valid until
+ * the backward pass has run.
+ *
+ * In evaluation mode, or when @reduce is %NULL, this is mact_batch_norm().
+ *
+ * Errors: those of mact_batch_norm(); %MACT_TENSOR_ERROR_INVALID_ARGUMENT when there is
+ * only one value per channel over all processes; whatever @reduce reports, prefixed.
+ *
+ * Returns: (transfer full) (nullable): the normalised tensor, or %NULL on error
+ *
+ * Since: 0.1
+ */
+MactTensor *
+mact_sync_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *running_var,
+                      MactTensor *weight, MactTensor *bias, gboolean training,
+                      double momentum, double eps, MactAllReduceSumFunc reduce,
+                      gpointer user_data, GError **error)
+{
+  g_return_val_if_fail (input != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  return batch_norm_impl ("sync_batch_norm", input, running_mean, running_var, weight,
+                          bias, training, momentum, eps, reduce, user_data, error);
 }
 
 /* ------------------------------------------------------------------------------------ */

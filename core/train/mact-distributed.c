@@ -166,6 +166,15 @@ mact_distributed_is_launched (void)
   return FALSE;
 }
 
+#ifdef MACT_HAVE_MPI
+/* SyncBN's sum across the ranks (see mact_batch_norm_set_sync_reducer()). */
+static gboolean
+sync_bn_all_reduce (float *values, gsize n_values, gpointer user_data, GError **error)
+{
+  return mact_distributed_all_reduce_sum (values, n_values, error);
+}
+#endif
+
 /**
  * mact_distributed_init:
  * @error: return location for a #GError
@@ -174,7 +183,9 @@ mact_distributed_is_launched (void)
  * did) and mact's communicator, a duplicate of MPI_COMM_WORLD whose errors are returned
  * rather than fatal.  The collective timeout is read from `MACT_DIST_TIMEOUT` (seconds,
  * 0 for none) unless set with mact_distributed_set_timeout().  Calling it again is a no-op.
- * MPI cannot be initialised again after mact_distributed_finalize().
+ * MPI cannot be initialised again after mact_distributed_finalize().  With more than one
+ * rank it installs the all-reduce of SyncBN layers (mact_batch_norm_set_sync_reducer()),
+ * which mact_distributed_finalize() removes.
  *
  * Errors: %MACT_TRAIN_ERROR_DISTRIBUTED when libmact was built without MPI, MPI was
  * finalised, or an MPI call fails.
@@ -251,6 +262,9 @@ mact_distributed_init (GError **error)
   if (dist.pool == NULL)
     dist.pool = g_ptr_array_new ();
   dist.initialized = TRUE;
+  /* SyncBN layers share their statistics only when there is someone to share with. */
+  if (dist.world_size > 1)
+    mact_batch_norm_set_sync_reducer (sync_bn_all_reduce, NULL);
   ok = TRUE;
 
 out:
@@ -825,6 +839,7 @@ mact_distributed_finalize (GError **error)
       g_ptr_array_remove_index (dist.abandoned, dist.abandoned->len - 1);
       request_destroy (req);
     }
+  mact_batch_norm_set_sync_reducer (NULL, NULL);
   g_mutex_lock (&dist.lock);
   int rc = MPI_Comm_free (&dist.comm);
   if (rc == MPI_SUCCESS && dist.owns_mpi)

@@ -14,6 +14,7 @@
 #endif
 
 #include <mact/mact-module.h>
+#include <mact/mact-ops-nn.h>
 
 G_BEGIN_DECLS
 
@@ -65,7 +66,7 @@ MactModule *mact_conv_new (gint dims, gint in_channels, gint out_channels,
                            gboolean bias, GError **error);
 
 /* BatchNorm1d/2d/3d: properties dims (1|2|3), num-features, eps (1e-5), momentum (0.1),
- * affine (TRUE), track-running-stats (TRUE).  Buffers running_mean, running_var,
+ * affine (TRUE), track-running-stats (TRUE), sync (FALSE: SyncBN).  Buffers running_mean, running_var,
  * num_batches_tracked (a 0-D tensor). */
 #define MACT_TYPE_BATCH_NORM (mact_batch_norm_layer_get_type ())
 MACT_AVAILABLE_IN_0_1
@@ -73,6 +74,9 @@ G_DECLARE_FINAL_TYPE (MactBatchNorm, mact_batch_norm_layer, MACT, BATCH_NORM, Ma
 MACT_AVAILABLE_IN_0_1
 MactModule *mact_batch_norm_new (gint dims, gint num_features, double eps, double momentum,
                                  gboolean affine, GError **error);
+MACT_AVAILABLE_IN_0_1
+void        mact_batch_norm_set_sync_reducer (MactAllReduceSumFunc func,
+                                              gpointer             user_data);
 
 /* Linear: in-features, out-features, bias. */
 #define MACT_TYPE_LINEAR (mact_linear_layer_get_type ())
@@ -145,9 +149,9 @@ guint       mact_sequential_get_length (MactSequential *self);
  * (BatchNorm; "gn" would be GroupNorm) and "activate".  Properties: the Conv ones but
  * bias, which is a #MactConvBias ("auto", the default, means no bias when a norm
  * follows), with-norm (FALSE; a BatchNorm of the conv's dims), norm-eps (1e-5),
- * norm-momentum (0.1), has-act (TRUE) and act (ReLU).  Built as mmcv builds it: the conv
- * and norm are then initialised by init_weights (kaiming_normal fan_out for the conv,
- * ones and zeros for the norm). */
+ * norm-momentum (0.1), norm-sync (FALSE; SyncBN), has-act (TRUE) and act (ReLU).
+ * Built as mmcv builds it: the conv and norm are then initialised by init_weights
+ * (kaiming_normal fan_out for the conv, ones and zeros for the norm). */
 #define MACT_TYPE_CONV_MODULE (mact_conv_module_get_type ())
 MACT_AVAILABLE_IN_0_1
 G_DECLARE_FINAL_TYPE (MactConvModule, mact_conv_module, MACT, CONV_MODULE, MactModule)

@@ -10,11 +10,38 @@
 
 G_BEGIN_DECLS
 
+/**
+ * MactAllReduceSumFunc:
+ * @values: (array length=n_values): the values, replaced in place by their sums over
+ *   every process
+ * @n_values: the number of values
+ * @user_data: the data given with the function
+ * @error: return location for a #GError
+ *
+ * Sums @values element-wise across the processes of a data-parallel job (an MPI
+ * all-reduce; mact_distributed_init() installs one for SyncBN).  Every process calls it
+ * at the same point with the same @n_values.  With one process it leaves @values alone.
+ *
+ * Returns: %TRUE on success, %FALSE with @error set
+ *
+ * Since: 0.1
+ */
+typedef gboolean (*MactAllReduceSumFunc) (float    *values,
+                                          gsize     n_values,
+                                          gpointer  user_data,
+                                          GError  **error);
+
 MACT_AVAILABLE_IN_0_1
 MactTensor *mact_batch_norm (MactTensor *input, MactTensor *running_mean,
                              MactTensor *running_var, MactTensor *weight, MactTensor *bias,
                              gboolean training, double momentum, double eps,
                              GError **error);
+MACT_AVAILABLE_IN_0_1
+MactTensor *mact_sync_batch_norm (MactTensor *input, MactTensor *running_mean,
+                                  MactTensor *running_var, MactTensor *weight,
+                                  MactTensor *bias, gboolean training, double momentum,
+                                  double eps, MactAllReduceSumFunc reduce,
+                                  gpointer user_data, GError **error);
 MACT_AVAILABLE_IN_0_1
 MactTensor *mact_softmax     (MactTensor *input, gint dim, GError **error);
 MACT_AVAILABLE_IN_0_1

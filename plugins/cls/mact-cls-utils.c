@@ -136,8 +136,8 @@ read_bool (JsonObject *obj, const char *name, gboolean *value, const char *block
  * @error: return location for a #GError
  *
  * Parses mmcv's `norm_cfg` for a batch norm: `{type: 'BN' | 'BN2d' | 'SyncBN',
- * requires_grad, eps, momentum}`.  SyncBN is a plain batch norm here: mact runs in one
- * process, where SyncBN computes what BN computes.  A config's null reaches a block as
+ * requires_grad, eps, momentum}`.  SyncBN is a batch norm with the sync property
+ * (statistics shared across data-parallel processes in training).  A config's null reaches a block as
  * %NULL, indistinguishable from an absent key, so None means the default (mmcls cannot
  * build its ResNet without a norm either).
  *
@@ -154,11 +154,13 @@ mact_cls_parse_norm_cfg (JsonNode *cfg, const char *block, MactClsNormCfg *out,
   out->eps = 1e-5;
   out->momentum = 0.1;
   out->requires_grad = TRUE;
+  out->sync = FALSE;
   if (cfg == NULL || JSON_NODE_HOLDS_NULL (cfg))
     return TRUE;
   if (!read_cfg_dict (cfg, block, "norm_cfg", keys, &type, error) ||
       !check_type (type, types, block, "norm_cfg", error))
     return FALSE;
+  out->sync = g_str_equal (type, "SyncBN");
   JsonObject *obj = json_node_get_object (cfg);
   if (!read_bool (obj, "requires_grad", &out->requires_grad, block, "norm_cfg", error) ||
       !read_number (obj, "eps", &out->eps, block, "norm_cfg", error) ||
@@ -302,6 +304,8 @@ MactModule *
 mact_cls_norm_new (gint num_features, const MactClsNormCfg *cfg, GError **error)
 {
   MactModule *bn = mact_batch_norm_new (2, num_features, cfg->eps, cfg->momentum, TRUE, error);
+  if (bn != NULL)
+    g_object_set (bn, "sync", cfg->sync, NULL);
   if (bn != NULL && !cfg->requires_grad)
     mact_cls_set_requires_grad (bn, FALSE);
   return bn;
@@ -342,6 +346,7 @@ mact_cls_conv_module_new (gint in_channels, gint out_channels, gint kernel_size,
                                         "with-norm", TRUE,
                                         "norm-eps", norm->eps,
                                         "norm-momentum", norm->momentum,
+                                        "norm-sync", norm->sync,
                                         "has-act", has_act,
                                         "act", act,
                                         NULL);

@@ -12,6 +12,7 @@ G_BEGIN_DECLS
  * @eps: the batch norm's eps (norm_cfg's `eps`, default 1e-5)
  * @momentum: the batch norm's momentum (norm_cfg's `momentum`, default 0.1)
  * @requires_grad: whether the affine parameters are trained (norm_cfg's `requires_grad`)
+ * @sync: the norm is `SyncBN` (statistics shared across data-parallel processes)
  *
  * The parts of mmcv's norm_cfg that the cls blocks support (batch norm only).
  */
@@ -19,6 +20,7 @@ typedef struct {
   double   eps;
   double   momentum;
   gboolean requires_grad;
+  gboolean sync;
 } MactClsNormCfg;
 
 /**

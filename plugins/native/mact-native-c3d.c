@@ -168,7 +168,7 @@ mact_native_c3d_build (MactModule *module, GError **error)
 {
   MactNativeC3D *self = MACT_NATIVE_C3D (module);
   static const char *const conv_types[] = { "Conv3d", NULL };
-  static const char *const norm_types[] = { "BN3d", NULL };
+  static const char *const norm_types[] = { "BN3d", "SyncBN", NULL };
   MactNativeLayerCfg cfg;
 
   if (!MACT_MODULE_CLASS (mact_native_c3d_parent_class)->build (module, error))

@@ -109,7 +109,8 @@ mact_native_parse_conv_cfg (JsonNode *cfg, const char *block, const char *const 
  * @block: the block's type name, for messages
  * @types: (array zero-terminated=1): the accepted `type` values
  * @default_with_norm: whether the block's default has a norm layer
- * @out: (out caller-allocates): receives `with_norm` and `norm_requires_grad`
+ * @out: (out caller-allocates): receives `with_norm`, `norm_requires_grad` and
+ *   `norm_sync`
  * @error: return location for a #GError
  *
  * Parses mmcv's `norm_cfg`: a dict `{type, requires_grad}`.  A config's null reaches a
@@ -127,6 +128,7 @@ mact_native_parse_norm_cfg (JsonNode *cfg, const char *block, const char *const 
   const char *type = NULL;
 
   out->norm_requires_grad = TRUE;
+  out->norm_sync = FALSE;
   out->with_norm = default_with_norm;
   if (cfg == NULL || JSON_NODE_HOLDS_NULL (cfg))
     return TRUE;
@@ -135,6 +137,7 @@ mact_native_parse_norm_cfg (JsonNode *cfg, const char *block, const char *const 
   if (!type_in (type, types))
     return set_unsupported_type (block, "norm_cfg", type, types, error);
   out->with_norm = TRUE;
+  out->norm_sync = g_str_equal (type, "SyncBN");
   return read_optional_bool (cfg, "requires_grad", &out->norm_requires_grad, block,
                              "norm_cfg", error);
 }
@@ -241,12 +244,11 @@ mact_native_conv_module_act_new (gint in_channels, gint out_channels, gint kerne
                                              error);
   if (module == NULL)
     return NULL;
-  if (cfg->with_norm && !cfg->norm_requires_grad)
-    {
-      MactModule *bn = mact_module_get_child (module, "bn");
-      if (bn != NULL)
-        mact_native_set_requires_grad (bn, FALSE);
-    }
+  MactModule *bn = cfg->with_norm ? mact_module_get_child (module, "bn") : NULL;
+  if (bn != NULL)
+    g_object_set (bn, "sync", cfg->norm_sync, NULL);
+  if (bn != NULL && !cfg->norm_requires_grad)
+    mact_native_set_requires_grad (bn, FALSE);
   return module;
 }
 
@@ -286,12 +288,11 @@ mact_native_conv_module_new (gint dims, gint in_channels, gint out_channels, gin
                                              MACT_ACTIVATION_RELU, error);
   if (module == NULL)
     return NULL;
-  if (cfg->with_norm && !cfg->norm_requires_grad)
-    {
-      MactModule *bn = mact_module_get_child (module, "bn");
-      if (bn != NULL)
-        mact_native_set_requires_grad (bn, FALSE);
-    }
+  MactModule *bn = cfg->with_norm ? mact_module_get_child (module, "bn") : NULL;
+  if (bn != NULL)
+    g_object_set (bn, "sync", cfg->norm_sync, NULL);
+  if (bn != NULL && !cfg->norm_requires_grad)
+    mact_native_set_requires_grad (bn, FALSE);
   return module;
 }
 

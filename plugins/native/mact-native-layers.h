@@ -13,6 +13,7 @@ G_BEGIN_DECLS
  * @norm_requires_grad: the norm layer's affine parameters are trained (norm_cfg's
  *   `requires_grad`)
  * @has_act: an activation follows (act_cfg is not None)
+ * @norm_sync: the norm is `SyncBN` (statistics shared across data-parallel processes)
  *
  * The parts of mmcv's conv/norm/act configs that the native blocks support.
  */
@@ -20,6 +21,7 @@ typedef struct {
   gboolean with_norm;
   gboolean norm_requires_grad;
   gboolean has_act;
+  gboolean norm_sync;
 } MactNativeLayerCfg;
 
 gboolean    mact_native_parse_conv_cfg    (JsonNode           *cfg,

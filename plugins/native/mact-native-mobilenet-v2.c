@@ -199,7 +199,7 @@ mact_native_mobilenet_v2_build (MactModule *module, GError **error)
   MactNativeMobileNetV2 *self = MACT_NATIVE_MOBILENET_V2 (module);
   MactNativeMobileNetV2Private *priv = mact_native_mobilenet_v2_get_instance_private (self);
   static const char *const conv_types[] = { "Conv", "Conv2d", NULL };
-  static const char *const norm_types[] = { "BN", "BN2d", NULL };
+  static const char *const norm_types[] = { "BN", "BN2d", "SyncBN", NULL };
   MactNativeLayerCfg cfg;
   MactActivationKind act;
 

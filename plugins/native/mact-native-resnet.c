@@ -312,7 +312,7 @@ mact_native_resnet_build (MactModule *module, GError **error)
   MactNativeResNet *self = MACT_NATIVE_RESNET (module);
   MactNativeResNetPrivate *priv = mact_native_resnet_get_instance_private (self);
   static const char *const conv_types[] = { "Conv", "Conv2d", NULL };
-  static const char *const norm_types[] = { "BN", "BN2d", NULL };
+  static const char *const norm_types[] = { "BN", "BN2d", "SyncBN", NULL };
   const ResNetArch *arch = NULL;
   gint strides[RESNET_MAX_STAGES], dilations[RESNET_MAX_STAGES];
   MactNativeLayerCfg cfg;

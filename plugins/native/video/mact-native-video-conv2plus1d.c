@@ -146,6 +146,7 @@ mact_native_video_conv2plus1d_new (gint in_channels, gint out_channels,
                                                     error);
   if (bn_s == NULL)
     return NULL;
+  g_object_set (bn_s, "sync", norm->sync, NULL);
   if (!norm->requires_grad)
     mact_native_set_requires_grad (bn_s, FALSE);
   g_autoptr(MactModule) relu = mact_activation_new (MACT_ACTIVATION_RELU);

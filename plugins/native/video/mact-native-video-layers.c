@@ -4,8 +4,8 @@
  *
  * As in the first native plugin, only the configs mmaction2's 3-D models use are
  * supported: conv_cfg Conv3d (or Conv2plus1d for ResNet2Plus1d), norm_cfg BN3d or SyncBN
- * (a single process computes SyncBN exactly as BN3d) with requires_grad, eps and momentum;
- * anything else is refused at build time with an error naming the block and the key. */
+ * (a BN3d with the sync property: statistics shared across data-parallel ranks) with
+ * requires_grad, eps and momentum; anything else is refused at build time with an error naming the block and the key. */
 #include "mact-native-video-layers.h"
 #include "mact-native-video-conv2plus1d.h"
 
@@ -105,6 +105,7 @@ mact_native_video_parse_norm_cfg (JsonNode *cfg, const char *block, const char *
   out->requires_grad = TRUE;
   out->eps = 1e-5;
   out->momentum = 0.1;
+  out->sync = FALSE;
   if (cfg == NULL || JSON_NODE_HOLDS_NULL (cfg))
     return TRUE;
   JsonObject *obj = cfg_object (cfg, block, key, keys, &type, error);
@@ -113,6 +114,7 @@ mact_native_video_parse_norm_cfg (JsonNode *cfg, const char *block, const char *
   if (!g_strv_contains (types, type))
     return mact_native_video_invalid (error, block, "%s type \"%s\" is not supported "
                                       "(expected BN3d or SyncBN)", key, type);
+  out->sync = g_str_equal (type, "SyncBN");
   JsonNode *grad = json_object_get_member (obj, "requires_grad");
   if (grad != NULL)
     {
@@ -250,6 +252,7 @@ mact_native_video_conv_module_new (gint in_channels, gint out_channels,
                      "with-norm", with_norm,
                      "norm-eps", cfg->norm.eps,
                      "norm-momentum", cfg->norm.momentum,
+                     "norm-sync", cfg->norm.sync,
                      "has-act", with_act,
                      "act", MACT_ACTIVATION_RELU,
                      NULL);

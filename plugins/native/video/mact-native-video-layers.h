@@ -15,6 +15,7 @@ G_BEGIN_DECLS
  * @requires_grad: the norm's affine parameters are trained (norm_cfg's `requires_grad`)
  * @eps: the norm's eps
  * @momentum: the norm's momentum
+ * @sync: the norm is `SyncBN` (statistics shared across data-parallel processes)
  *
  * The parts of an mmcv `norm_cfg` for a 3-D batch norm that mact supports.
  */
@@ -22,6 +23,7 @@ typedef struct {
   gboolean requires_grad;
   double   eps;
   double   momentum;
+  gboolean sync;
 } MactNativeVideoNormCfg;
 
 /**
