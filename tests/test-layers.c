@@ -456,6 +456,7 @@ test_batch_norm_sync (void **state)
   mact_batch_norm_set_sync_reducer (NULL, NULL);
   mact_module_train (sync, TRUE);
   g_autoptr(MactTensor) y_sync3 = mact_module_forward1 (sync, x, &error);
+  assert_non_null (y_sync3);
   assert_int_equal (sync_calls, 2);
 
   /* mmcv's norm_cfg SyncBN on a ConvModule: norm-sync. */
