@@ -652,6 +652,10 @@ test_checkpoint_errors (void **state)
   assert_non_null (strstr (error->message, "epoch_1.safetensors"));
   g_clear_error (&error);
 
+  /* latest.json cannot point at a checkpoint that does not exist. */
+  assert_false (mact_checkpoint_link (dir, "latest", "epoch_99", &error));
+  mact_test_assert_error (&error, MACT_TRAIN_ERROR, MACT_TRAIN_ERROR_IO);
+
   /* resume_from pointing nowhere fails when training starts. */
   g_autoptr(JsonNode) config2 = tiny_config_node (&o);
   json_object_set_string_member (json_node_get_object (config2), "resume_from", missing);
