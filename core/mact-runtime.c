@@ -68,9 +68,9 @@ threads_from_environment (void)
  * @n_threads: the number of threads kernels use; 0 or less returns to the default
  *   (`MACT_NUM_THREADS`, else the number of processors)
  *
- * Sets how many threads mact's kernels use.  OpenBLAS's own pool is set to the same
- * number, and mact never calls into BLAS from inside its own parallel regions, so the two
- * never oversubscribe the machine.
+ * Sets how many threads mact's kernels use.  Matrix products are split across the same
+ * threads by mact itself; OpenBLAS is kept single-threaded, so the two never
+ * oversubscribe the machine.
  *
  * Since: 0.1
  */
@@ -79,7 +79,7 @@ mact_set_num_threads (gint n_threads)
 {
   gint n = n_threads > 0 ? MIN (n_threads, 1024) : threads_from_environment ();
   g_atomic_int_set (&num_threads, n);
-  openblas_set_num_threads (n);
+  openblas_set_num_threads (1);
 }
 
 /**
@@ -99,8 +99,9 @@ mact_get_num_threads (void)
   if (G_UNLIKELY (n == 0))
     {
       n = threads_from_environment ();
+      /* mact_gemm() threads the products itself: OpenBLAS runs one thread. */
       if (g_atomic_int_compare_and_exchange (&num_threads, 0, n))
-        openblas_set_num_threads (n);
+        openblas_set_num_threads (1);
       n = g_atomic_int_get (&num_threads);
     }
   return n;

@@ -754,6 +754,78 @@ test_matmul_errors (void **state)
   EXPECT_OK (mact_matmul (vec, mb, &error));
 }
 
+/* One sample [1, C, H, W] of a 4-D tensor, as a new leaf that requires grad. */
+static MactTensor *
+sample_of (MactTensor *x, gint64 s)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 *shape = mact_tensor_get_shape (x, NULL);
+  const gint64 one[4] = { 1, shape[1], shape[2], shape[3] };
+  const gint64 n = shape[1] * shape[2] * shape[3];
+  MactTensor *t = mact_tensor_new (4, one, &error);
+  assert_non_null (t);
+  memcpy (mact_tensor_get_data (t), mact_tensor_get_data (x) + s * n, sizeof (float) * n);
+  assert_true (mact_tensor_set_requires_grad (t, TRUE, &error));
+  return t;
+}
+
+/* Asserts that sample @s of @full ([N, ...]) equals @one ([1, ...]) within @tol. */
+static void
+assert_sample_close (MactTensor *full, gint64 s, MactTensor *one, double tol,
+                     const char *what)
+{
+  gint64 n = mact_tensor_get_numel (one);
+  const float *f = mact_tensor_get_data (full) + s * n, *o = mact_tensor_get_data (one);
+  for (gint64 i = 0; i < n; i++)
+    if (fabs (f[i] - o[i]) > tol * MAX (1.0, fabs (o[i])))
+      fail_msg ("%s: sample %" G_GINT64_FORMAT " element %" G_GINT64_FORMAT ": %g vs %g",
+                what, s, i, f[i], o[i]);
+}
+
+/* Small planes multiply the columns of many samples in one GEMM (130 samples of 5x5
+ * make two groups, the second partial), and large products are split across threads.
+ * Both must give what one sample at a time on one thread gives: outputs and input
+ * gradients per sample, weight and bias gradients summed. */
+static void
+test_conv_batched_samples (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  const gint64 xs[] = { 130, 8, 5, 5 }, ws[] = { 16, 4, 3, 3 }, bs[] = { 16 },
+               ys[] = { 130, 16, 5, 5 };
+  const gint pad[] = { 1, 1 };
+  gint threads = mact_get_num_threads ();
+  g_autoptr(MactTensor) x = random_leaf (4, xs, 71);
+  g_autoptr(MactTensor) w = random_leaf (4, ws, 72);
+  g_autoptr(MactTensor) b = random_leaf (1, bs, 73);
+  g_autoptr(MactTensor) gy = mact_test_random (4, ys, 74, -1.0, 1.0);
+
+  mact_set_num_threads (MAX (threads, 2));
+  g_autoptr(MactTensor) y = mact_conv2d (x, w, b, NULL, pad, NULL, 2, &error);
+  assert_non_null (y);
+  assert_true (mact_tensor_backward (y, gy, &error));
+  g_autoptr(MactTensor) gw_all = mact_tensor_clone (mact_tensor_get_grad (w));
+  g_autoptr(MactTensor) gb_all = mact_tensor_clone (mact_tensor_get_grad (b));
+  mact_tensor_set_grad (w, NULL);
+  mact_tensor_set_grad (b, NULL);
+
+  /* One sample at a time, one thread: the per-sample GEMMs of the plain path. */
+  mact_set_num_threads (1);
+  for (gint64 s = 0; s < xs[0]; s++)
+    {
+      g_autoptr(MactTensor) xi = sample_of (x, s);
+      g_autoptr(MactTensor) gyi = sample_of (gy, s);
+      g_autoptr(MactTensor) yi = mact_conv2d (xi, w, b, NULL, pad, NULL, 2, &error);
+      assert_non_null (yi);
+      assert_true (mact_tensor_backward (yi, gyi, &error));
+      assert_sample_close (y, s, yi, 1e-5, "output");
+      assert_sample_close (mact_tensor_get_grad (x), s, mact_tensor_get_grad (xi), 1e-5,
+                           "input gradient");
+    }
+  mact_set_num_threads (threads);
+  mact_test_assert_close (gw_all, mact_tensor_get_grad (w), 1e-4, "weight gradient");
+  mact_test_assert_close (gb_all, mact_tensor_get_grad (b), 1e-4, "bias gradient");
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 /* A fixture test named after its case, with the case name as its state. */
@@ -798,6 +870,7 @@ main (void)
     cmocka_unit_test (test_conv2d_gradcheck),
     cmocka_unit_test (test_conv3d_gradcheck),
     cmocka_unit_test (test_conv_noncontiguous),
+    cmocka_unit_test (test_conv_batched_samples),
     cmocka_unit_test (test_linear_gradcheck),
     cmocka_unit_test (test_matmul_gradcheck),
     cmocka_unit_test (test_matmul_shapes),

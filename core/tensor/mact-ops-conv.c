@@ -1,13 +1,17 @@
 /* mact-ops-conv.c: convolution (2-D and 3-D), linear and matmul.
  *
  * Convolution has one N-d path: a 2-D convolution is a 3-D one with depth 1.  The
- * algorithm (vol2col + one GEMM per sample and group) sits behind conv_forward_impl() and
- * conv_backward_impl(), which only see a ConvParams and raw contiguous buffers, so that a
- * faster algorithm can replace them without touching validation or autograd.
+ * algorithm (vol2col + one GEMM per group of samples and conv group) sits behind
+ * conv_forward_impl() and conv_backward_impl(), which only see a ConvParams and raw
+ * contiguous buffers, so that a faster algorithm can replace them without touching
+ * validation or autograd.
+ *
+ * Small planes (a 32x32 frame deep in a ResNet is 4x4) make one GEMM per sample tiny, and
+ * OpenBLAS then spends its time packing; so the columns of several samples are laid side
+ * by side and multiplied at once (see conv_samples_per_gemm()).
  *
  * Threading: vol2col/col2vol and the small elementwise loops run through
- * mact_parallel_for(); every GEMM runs outside a parallel region (OpenBLAS threads
- * itself).
+ * mact_parallel_for(); the GEMMs run outside parallel regions and split themselves.
  */
 #include "mact-tensor-private.h"
 
@@ -211,12 +215,59 @@ valid_range (gint64 off, gint64 stride, gint64 size, gint64 n_out, gint64 *lo, g
   *hi = h;
 }
 
-/* Row r = c * K + kernel offset of the column matrix [C * K, L] of one sample. */
+/* The column matrix of @nb samples is [C * K, nb * L]: row r = c * K + kernel offset,
+ * and sample s fills the columns [s * L, (s + 1) * L). */
 typedef struct {
   const ConvParams *p;
-  const float      *x;      /* one sample [C, D, H, W] */
-  float            *col;    /* [C * K, L] */
+  const float      *x;      /* nb samples [nb, C, D, H, W] */
+  gint64            nb;
+  float            *col;    /* [C * K, nb * L] */
 } Vol2ColTask;
+
+/* Copies one sample's plane of row (c, kd, kh, kw) to @dst [OD * OH * OW], zero where
+ * the kernel offset falls into the padding.  Plain loops rather than memcpy/memset: the
+ * rows of deep layers are a few floats long, where a call costs more than the copy. */
+static inline void
+vol2col_plane (const ConvParams *p, const float *src, float *dst, gint64 off_d,
+               gint64 off_h, gint64 off_w, gint64 d_lo, gint64 d_hi, gint64 h_lo,
+               gint64 h_hi, gint64 w_lo, gint64 w_hi)
+{
+  const gint64 IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+
+  for (gint64 od = 0; od < OD; od++)
+    {
+      float *dplane = dst + od * OH * OW;
+      if (od < d_lo || od >= d_hi)
+        {
+          memset (dplane, 0, sizeof (float) * OH * OW);
+          continue;
+        }
+      const float *splane = src + (od * sd + off_d) * IH * IW;
+      for (gint64 oh = 0; oh < OH; oh++)
+        {
+          float *drow = dplane + oh * OW;
+          if (oh < h_lo || oh >= h_hi)
+            {
+              for (gint64 ow = 0; ow < OW; ow++)
+                drow[ow] = 0.0f;
+              continue;
+            }
+          const float *srow = splane + (oh * sh + off_h) * IW + off_w;
+          for (gint64 ow = 0; ow < w_lo; ow++)
+            drow[ow] = 0.0f;
+          if (sw == 1)
+            for (gint64 ow = w_lo; ow < w_hi; ow++)
+              drow[ow] = srow[ow];
+          else
+            for (gint64 ow = w_lo; ow < w_hi; ow++)
+              drow[ow] = srow[ow * sw];
+          for (gint64 ow = w_hi; ow < OW; ow++)
+            drow[ow] = 0.0f;
+        }
+    }
+}
 
 static void
 vol2col_func (gint64 begin, gint64 end, gpointer data)
@@ -224,10 +275,10 @@ vol2col_func (gint64 begin, gint64 end, gpointer data)
   const Vol2ColTask *t = data;
   const ConvParams *p = t->p;
   const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
-  const gint64 ID = p->in[0], IH = p->in[1], IW = p->in[2];
-  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
-  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+  const gint64 in_plane = conv_in_plane (p);
 
+  /* Work item r is row r of every sample: the offsets and valid ranges are worked out
+   * once per row, and the row is written contiguously (samples side by side). */
   for (gint64 r = begin; r < end; r++)
     {
       gint64 c = r / K, kk = r % K;
@@ -238,60 +289,33 @@ vol2col_func (gint64 begin, gint64 end, gpointer data)
       gint64 off_h = kh * p->dilation[1] - p->padding[1];
       gint64 off_w = kw * p->dilation[2] - p->padding[2];
       gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-      const float *src = t->x + c * ID * IH * IW;
-      float *dst = t->col + r * L;
 
-      valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
-      valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-      valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+      valid_range (off_d, p->stride[0], p->in[0], p->out[0], &d_lo, &d_hi);
+      valid_range (off_h, p->stride[1], p->in[1], p->out[1], &h_lo, &h_hi);
+      valid_range (off_w, p->stride[2], p->in[2], p->out[2], &w_lo, &w_hi);
 
-      for (gint64 od = 0; od < OD; od++)
-        {
-          float *dplane = dst + od * OH * OW;
-          if (od < d_lo || od >= d_hi)
-            {
-              memset (dplane, 0, sizeof (float) * OH * OW);
-              continue;
-            }
-          const float *splane = src + (od * sd + off_d) * IH * IW;
-          for (gint64 oh = 0; oh < OH; oh++)
-            {
-              float *drow = dplane + oh * OW;
-              if (oh < h_lo || oh >= h_hi)
-                {
-                  memset (drow, 0, sizeof (float) * OW);
-                  continue;
-                }
-              const float *srow = splane + (oh * sh + off_h) * IW + off_w;
-              for (gint64 ow = 0; ow < w_lo; ow++)
-                drow[ow] = 0.0f;
-              if (sw == 1)
-                memcpy (drow + w_lo, srow + w_lo, sizeof (float) * (w_hi - w_lo));
-              else
-                for (gint64 ow = w_lo; ow < w_hi; ow++)
-                  drow[ow] = srow[ow * sw];
-              for (gint64 ow = w_hi; ow < OW; ow++)
-                drow[ow] = 0.0f;
-            }
-        }
+      for (gint64 sample = 0; sample < t->nb; sample++)
+        vol2col_plane (p, t->x + (sample * p->in_channels + c) * in_plane,
+                       t->col + r * t->nb * L + sample * L, off_d, off_h, off_w,
+                       d_lo, d_hi, h_lo, h_hi, w_lo, w_hi);
     }
 }
 
 static void
-vol2col (const ConvParams *p, const float *x, float *col)
+vol2col (const ConvParams *p, const float *x, gint64 nb, float *col)
 {
-  Vol2ColTask t = { p, x, col };
-  mact_parallel_for (p->in_channels * conv_kernel_size (p), grain_for (conv_out_plane (p)),
-                     vol2col_func, &t);
+  Vol2ColTask t = { p, x, nb, col };
+  mact_parallel_for (p->in_channels * conv_kernel_size (p),
+                     grain_for (nb * conv_out_plane (p)), vol2col_func, &t);
 }
 
-/* The adjoint of vol2col: gx[c] += the rows c * K .. c * K + K - 1 of col, put back at
- * the input positions they were read from.  Split over channels, so that no two
- * threads write to the same input element. */
+/* The adjoint of vol2col: gx[s, c] += the rows c * K .. c * K + K - 1 of sample s's
+ * columns, put back at the input positions they were read from. */
 typedef struct {
   const ConvParams *p;
-  const float      *col;    /* [C * K, L] */
-  float            *gx;     /* one sample [C, D, H, W], accumulated into */
+  const float      *col;    /* [C * K, nb * L] */
+  gint64            nb;
+  float            *gx;     /* nb samples [nb, C, D, H, W], accumulated into */
 } Col2VolTask;
 
 static void
@@ -304,63 +328,123 @@ col2vol_func (gint64 begin, gint64 end, gpointer data)
   const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
   const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
 
+  /* Work item c is channel c of every sample: no two threads touch the same input
+   * element, and each (channel, kernel offset)'s ranges are worked out once. */
   for (gint64 c = begin; c < end; c++)
+    for (gint64 kk = 0; kk < K; kk++)
+      {
+        gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+        gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+        gint64 kw = kk % p->kernel[2];
+        gint64 off_d = kd * p->dilation[0] - p->padding[0];
+        gint64 off_h = kh * p->dilation[1] - p->padding[1];
+        gint64 off_w = kw * p->dilation[2] - p->padding[2];
+        gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+
+        valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
+        valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+        valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+
+        for (gint64 sample = 0; sample < t->nb; sample++)
+          {
+            float *dst = t->gx + (sample * p->in_channels + c) * ID * IH * IW;
+            const float *src = t->col + (c * K + kk) * t->nb * L + sample * L;
+            for (gint64 od = d_lo; od < d_hi; od++)
+              {
+                float *dplane = dst + (od * sd + off_d) * IH * IW;
+                const float *splane = src + od * OH * OW;
+                for (gint64 oh = h_lo; oh < h_hi; oh++)
+                  {
+                    float *drow = dplane + (oh * sh + off_h) * IW + off_w;
+                    const float *srow = splane + oh * OW;
+                    for (gint64 ow = w_lo; ow < w_hi; ow++)
+                      drow[ow * sw] += srow[ow];
+                  }
+              }
+          }
+      }
+}
+
+static void
+col2vol (const ConvParams *p, const float *col, gint64 nb, float *gx)
+{
+  Col2VolTask t = { p, col, nb, gx };
+  mact_parallel_for (p->in_channels,
+                     grain_for (nb * conv_kernel_size (p) * conv_out_plane (p)),
+                     col2vol_func, &t);
+}
+
+/* Columns per GEMM worth aiming for: from about this width on, OpenBLAS's packing is a
+ * small part of the product. */
+#define CONV_GEMM_TARGET_COLUMNS 2048
+/* Cap of a batched column buffer, in floats (64 MiB): batching never costs much memory. */
+#define CONV_BATCHED_COL_MAX_FLOATS (G_GINT64_CONSTANT (16) << 20)
+
+/* How many samples share one GEMM: enough for CONV_GEMM_TARGET_COLUMNS output columns,
+ * as long as their column buffer stays under the cap.  Large planes give 1, the plain
+ * one-sample path.  Called after the sizes were validated, so products cannot overflow
+ * for nb = 1; the cap bounds the rest. */
+static gint64
+conv_samples_per_gemm (const ConvParams *p)
+{
+  const gint64 L = conv_out_plane (p);
+  gint64 nb = MIN (p->batch, (CONV_GEMM_TARGET_COLUMNS + L - 1) / L);
+  gint64 rows = MAX (p->in_channels * conv_kernel_size (p), p->out_channels);
+
+  while (nb > 1 && rows > CONV_BATCHED_COL_MAX_FLOATS / (nb * L))
+    nb--;
+  return MAX (nb, 1);
+}
+
+/* The column buffer of @nb samples, or NULL (and no error) when one pointwise sample
+ * is multiplied at a time and the input itself serves as the column matrix. */
+static gboolean
+conv_alloc_col (const ConvParams *p, const char *op, gint64 nb, float **col,
+                GError **error)
+{
+  gint64 rows, cols, n;
+
+  *col = NULL;
+  if (nb == 1 && conv_is_pointwise (p))
+    return TRUE;
+  if (!mul_checked (op, p->in_channels, conv_kernel_size (p), &rows, error) ||
+      !mul_checked (op, nb, conv_out_plane (p), &cols, error) ||
+      !mul_checked (op, rows, cols, &n, error))
+    return FALSE;
+  *col = alloc_floats (op, n, error);
+  return *col != NULL;
+}
+
+/* Copies between per-sample planes [nb, C, L] and side-by-side columns [C, nb * L]. */
+typedef struct {
+  float       *samples;
+  float       *side_by_side;
+  gint64       channels, L, nb;
+  gboolean     to_samples;
+} RegroupTask;
+
+static void
+regroup_func (gint64 begin, gint64 end, gpointer data)
+{
+  const RegroupTask *t = data;
+  for (gint64 i = begin; i < end; i++)
     {
-      float *dst = t->gx + c * ID * IH * IW;
-      for (gint64 kk = 0; kk < K; kk++)
-        {
-          gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-          gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-          gint64 kw = kk % p->kernel[2];
-          gint64 off_d = kd * p->dilation[0] - p->padding[0];
-          gint64 off_h = kh * p->dilation[1] - p->padding[1];
-          gint64 off_w = kw * p->dilation[2] - p->padding[2];
-          gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-          const float *src = t->col + (c * K + kk) * L;
-
-          valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
-          valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-          valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
-
-          for (gint64 od = d_lo; od < d_hi; od++)
-            {
-              float *dplane = dst + (od * sd + off_d) * IH * IW;
-              const float *splane = src + od * OH * OW;
-              for (gint64 oh = h_lo; oh < h_hi; oh++)
-                {
-                  float *drow = dplane + (oh * sh + off_h) * IW + off_w;
-                  const float *srow = splane + oh * OW;
-                  for (gint64 ow = w_lo; ow < w_hi; ow++)
-                    drow[ow * sw] += srow[ow];
-                }
-            }
-        }
+      gint64 s = i / t->channels, c = i % t->channels;
+      float *plane = t->samples + i * t->L;
+      float *cols = t->side_by_side + (c * t->nb + s) * t->L;
+      if (t->to_samples)
+        memcpy (plane, cols, sizeof (float) * t->L);
+      else
+        memcpy (cols, plane, sizeof (float) * t->L);
     }
 }
 
 static void
-col2vol (const ConvParams *p, const float *col, float *gx)
+regroup (float *samples, float *side_by_side, gint64 nb, gint64 channels, gint64 L,
+         gboolean to_samples)
 {
-  Col2VolTask t = { p, col, gx };
-  mact_parallel_for (p->in_channels, grain_for (conv_kernel_size (p) * conv_out_plane (p)),
-                     col2vol_func, &t);
-}
-
-/* The column buffer of one sample, or NULL (and no error) when the kernel is pointwise
- * and the input itself serves as the column matrix. */
-static gboolean
-conv_alloc_col (const ConvParams *p, const char *op, float **col, GError **error)
-{
-  gint64 rows, n;
-
-  *col = NULL;
-  if (conv_is_pointwise (p))
-    return TRUE;
-  if (!mul_checked (op, p->in_channels, conv_kernel_size (p), &rows, error) ||
-      !mul_checked (op, rows, conv_out_plane (p), &n, error))
-    return FALSE;
-  *col = alloc_floats (op, n, error);
-  return *col != NULL;
+  RegroupTask t = { samples, side_by_side, channels, L, nb, to_samples };
+  mact_parallel_for (nb * channels, grain_for (L), regroup_func, &t);
 }
 
 /* y[N, Cout, L] = conv(x[N, Cin, D, H, W], w[Cout, Cin/groups, K]) + b.  All buffers are
@@ -372,27 +456,35 @@ conv_forward_impl (const ConvParams *p, const char *op, const float *x, const fl
   const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
   const gint64 in_plane = conv_in_plane (p);
   const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  const gint64 nb = conv_samples_per_gemm (p);
   g_autofree float *col_buf = NULL;
+  g_autofree float *y_buf = NULL;   /* [Cout, nb * L] when samples are batched */
 
-  if (!conv_alloc_col (p, op, &col_buf, error))
+  if (!conv_alloc_col (p, op, nb, &col_buf, error))
+    return FALSE;
+  if (nb > 1 && (y_buf = alloc_floats (op, p->out_channels * nb * L, error)) == NULL)
     return FALSE;
 
-  for (gint64 n = 0; n < p->batch; n++)
+  for (gint64 n0 = 0; n0 < p->batch; n0 += nb)
     {
-      const float *xn = x + n * p->in_channels * in_plane;
-      float *yn = y + n * p->out_channels * L;
+      const gint64 cnt = MIN (nb, p->batch - n0), ld = cnt * L;
+      const float *xn = x + n0 * p->in_channels * in_plane;
+      float *yn = y + n0 * p->out_channels * L;
+      float *out = cnt > 1 ? y_buf : yn;
       const float *col = xn;
 
       if (col_buf != NULL)
         {
-          vol2col (p, xn, col_buf);
+          vol2col (p, xn, cnt, col_buf);
           col = col_buf;
         }
       for (gint64 g = 0; g < p->groups; g++)
-        mact_gemm (FALSE, FALSE, cout_g, L, cin_g * K, 1.0f,
+        mact_gemm (FALSE, FALSE, cout_g, ld, cin_g * K, 1.0f,
                    w + g * cout_g * cin_g * K, cin_g * K,
-                   col + g * cin_g * K * L, L,
-                   0.0f, yn + g * cout_g * L, L);
+                   col + g * cin_g * K * ld, ld,
+                   0.0f, out + g * cout_g * ld, ld);
+      if (cnt > 1)
+        regroup (yn, y_buf, cnt, p->out_channels, L, TRUE);
     }
 
   if (b != NULL)
@@ -409,48 +501,59 @@ conv_backward_impl (const ConvParams *p, const char *op, const float *x, const f
   const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
   const gint64 in_plane = conv_in_plane (p);
   const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  const gint64 nb = conv_samples_per_gemm (p);
   g_autofree float *col_buf = NULL;
+  g_autofree float *gy_buf = NULL;   /* [Cout, nb * L] when samples are batched */
 
   if (gb != NULL)
     bias_grad (gy, gb, p->batch, p->out_channels, L);
   if (gx == NULL && gw == NULL)
     return TRUE;
-  if (!conv_alloc_col (p, op, &col_buf, error))
+  if (!conv_alloc_col (p, op, nb, &col_buf, error))
+    return FALSE;
+  if (nb > 1 && (gy_buf = alloc_floats (op, p->out_channels * nb * L, error)) == NULL)
     return FALSE;
 
-  for (gint64 n = 0; n < p->batch; n++)
+  for (gint64 n0 = 0; n0 < p->batch; n0 += nb)
     {
-      const float *xn = x + n * p->in_channels * in_plane;
-      const float *gyn = gy + n * p->out_channels * L;
+      const gint64 cnt = MIN (nb, p->batch - n0), ld = cnt * L;
+      const float *xn = x + n0 * p->in_channels * in_plane;
+      const float *gyn = gy + n0 * p->out_channels * L;
+
+      if (cnt > 1)
+        {
+          regroup ((float *) gyn, gy_buf, cnt, p->out_channels, L, FALSE);
+          gyn = gy_buf;
+        }
 
       if (gw != NULL)
         {
-          /* gw_g[Cout_g, Cin_g K] += gy_g[Cout_g, L] . col_g[Cin_g K, L]^T */
+          /* gw_g[Cout_g, Cin_g K] += gy_g[Cout_g, cnt L] . col_g[Cin_g K, cnt L]^T */
           const float *col = xn;
           if (col_buf != NULL)
             {
-              vol2col (p, xn, col_buf);
+              vol2col (p, xn, cnt, col_buf);
               col = col_buf;
             }
           for (gint64 g = 0; g < p->groups; g++)
-            mact_gemm (FALSE, TRUE, cout_g, cin_g * K, L, 1.0f,
-                       gyn + g * cout_g * L, L,
-                       col + g * cin_g * K * L, L,
+            mact_gemm (FALSE, TRUE, cout_g, cin_g * K, ld, 1.0f,
+                       gyn + g * cout_g * ld, ld,
+                       col + g * cin_g * K * ld, ld,
                        1.0f, gw + g * cout_g * cin_g * K, cin_g * K);
         }
 
       if (gx != NULL)
         {
-          /* gcol_g[Cin_g K, L] = w_g[Cout_g, Cin_g K]^T . gy_g[Cout_g, L] */
-          float *gxn = gx + n * p->in_channels * in_plane;
+          /* gcol_g[Cin_g K, cnt L] = w_g[Cout_g, Cin_g K]^T . gy_g[Cout_g, cnt L] */
+          float *gxn = gx + n0 * p->in_channels * in_plane;
           float *gcol = col_buf != NULL ? col_buf : gxn;
           for (gint64 g = 0; g < p->groups; g++)
-            mact_gemm (TRUE, FALSE, cin_g * K, L, cout_g, 1.0f,
+            mact_gemm (TRUE, FALSE, cin_g * K, ld, cout_g, 1.0f,
                        w + g * cout_g * cin_g * K, cin_g * K,
-                       gyn + g * cout_g * L, L,
-                       0.0f, gcol + g * cin_g * K * L, L);
+                       gyn + g * cout_g * ld, ld,
+                       0.0f, gcol + g * cin_g * K * ld, ld);
           if (col_buf != NULL)
-            col2vol (p, col_buf, gxn);
+            col2vol (p, col_buf, cnt, gxn);
         }
     }
   return TRUE;

@@ -144,8 +144,8 @@ double       mact_generator_next_normal_unlocked (MactGenerator *self);
 
 /* ---- threading (mact-parallel.c) ---- */
 /* Runs func(begin, end, data) over [0, n) split in chunks across mact's threads.  Calls
- * from inside a parallel region run serially.  Never call cblas from inside @func: the
- * GEMM is multithreaded by OpenBLAS on its own. */
+ * from inside a parallel region run serially (mact_gemm() included), so nesting cannot
+ * oversubscribe or deadlock. */
 typedef void (*MactParallelFunc) (gint64 begin, gint64 end, gpointer data);
 void         mact_parallel_for          (gint64 n, gint64 grain, MactParallelFunc func,
                                          gpointer data);
