@@ -10,6 +10,7 @@ set -eu
 PACKAGES="meson ninja-build pkg-config gcc clang
 libglib2.0-dev libjson-glib-dev libopenblas-dev
 libcmocka-dev valgrind
+libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 libopenmpi-dev openmpi-bin"
 
 if [ "${1:-}" = "--reference" ]; then

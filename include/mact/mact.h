@@ -34,5 +34,7 @@
 #include <mact/mact-checkpoint.h>
 #include <mact/mact-runner.h>
 #include <mact/mact-distributed.h>
+#include <mact/mact-video.h>
+#include <mact/mact-pipeline.h>
 
 #undef __MACT_H_INSIDE__
