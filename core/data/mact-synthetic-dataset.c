@@ -26,8 +26,9 @@
  *
  * Every action spans the whole sample: sampled frame p of T = num_clips * clip_len
  * shows the state at time p / (T - 1), so moves cross 30-45% of the frame and sizes
- * change about two-fold over T frames whatever T is; rotations turn 12-25 degrees and
- * blinks toggle every one or two frames per sampled frame.  frame_interval is accepted
+ * change about two-fold over T frames whatever T is; rotations turn 15-30 degrees per
+ * sampled frame about a pivot 0.5-0.7 radii behind the shape (a rigid turn, like a clock
+ * hand's), and blinks toggle every one or two frames per sampled frame.  frame_interval is accepted
  * for parity with mmaction2's SampleFrames; as the action spans the sampled frames, it
  * does not change what a clip shows.
  *
@@ -148,6 +149,7 @@ typedef struct {
   double    theta0, dtheta; /* orientation at u = 0 (radians) and its change over the sample */
   guint     blink_half;     /* 0: always visible; else visible in half-periods of this many frames */
   guint     blink_phase;
+  double    pivot_dist;     /* > 0: (x0, y0) is a pivot, the centre is this far from it */
 } Shape;
 
 static inline double
@@ -224,12 +226,17 @@ actor_params (MactSyntheticDataset *self, MactSyntheticAction action, guint n_fr
     case MACT_SYNTHETIC_ACTION_ROTATE_CLOCKWISE:
     case MACT_SYNTHETIC_ACTION_ROTATE_COUNTERCLOCKWISE:
       {
-        /* Per-frame turns stay well below half of the smallest symmetry angle (90
-         * degrees for squares and crosses), so the direction is never ambiguous.  In
-         * image coordinates (y down) a growing angle turns clockwise on screen. */
-        double step = uniform (g, 12.0, 25.0) * G_PI / 180.0;
+        /* A rigid turn about a pivot just behind the shape, as a clock hand turns:
+         * the shape swings along an arc while it turns.  A turn about the shape's own
+         * centre only moves its outline by a pixel or two at 32x32, and models (mact's
+         * and PyTorch's alike) could not tell its direction apart; the swing makes it
+         * as visible as a move.  Per-frame turns stay below 45 degrees, so the
+         * direction is never ambiguous.  In image coordinates (y down) a growing angle
+         * turns clockwise on screen. */
+        double step = uniform (g, 15.0, 30.0) * G_PI / 180.0;
         double sign = action == MACT_SYNTHETIC_ACTION_ROTATE_CLOCKWISE ? 1.0 : -1.0;
         s->dtheta = sign * step * (n_frames - 1);
+        s->pivot_dist = uniform (g, 0.5, 0.7) * s->r0;
         break;
       }
     case MACT_SYNTHETIC_ACTION_BLINK:
@@ -260,7 +267,8 @@ actor_params (MactSyntheticDataset *self, MactSyntheticAction action, guint n_fr
       break;
     }
 
-  double r_max = MAX (s->r0, s->r1);
+  /* Everything the shape covers lies within r_max of (x0, y0): its centre, or its pivot. */
+  double r_max = MAX (s->r0, s->r1) + s->pivot_dist;
   s->x0 = place (g, w, r_max, s->dx);
   s->y0 = place (g, h, r_max, s->dy);
 }
@@ -298,10 +306,11 @@ draw_shape (float *const planes[3], guint width, guint height, const Shape *s, d
   if (s->blink_half > 0 && ((p + s->blink_phase) / s->blink_half) % 2 == 1)
     return;
 
-  double cx = s->x0 + u * s->dx;
-  double cy = s->y0 + u * s->dy;
   double r = s->r0 * pow (s->r1 / s->r0, u);
   double theta = s->theta0 + u * s->dtheta;
+  /* The centre sits pivot_dist ahead of the pivot along the shape's own direction. */
+  double cx = s->x0 + u * s->dx + s->pivot_dist * cos (theta);
+  double cy = s->y0 + u * s->dy + s->pivot_dist * sin (theta);
   double ct = cos (theta), st = sin (theta);
 
   int x_lo = MAX ((int) floor (cx - r - 1.0), 0);

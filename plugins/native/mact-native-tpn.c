@@ -440,7 +440,7 @@ spatial_modulation_new (JsonNode *cfg, guint n, GError **error)
   if (obj == NULL)
     return NULL;
   g_autofree gint *channels = g_new (gint, n);
-  gint out_channels;
+  gint out_channels = 0;
   if (!read_ints (obj, "spatial_modulation_cfg", "in_channels", n, channels, error) ||
       !read_int (obj, "spatial_modulation_cfg", "out_channels", -1, 1, &out_channels, error))
     return NULL;
@@ -475,7 +475,7 @@ aux_head_new (MactNativeTPN *self, JsonNode *cfg, gint in_channels, GError **err
   JsonObject *obj = cfg_dict (cfg, "aux_head_cfg", keys, error);
   if (obj == NULL)
     return NULL;
-  gint out_channels;
+  gint out_channels = 0;
   if (!read_int (obj, "aux_head_cfg", "out_channels", -1, 1, &out_channels, error))
     return NULL;
   JsonNode *weight = json_object_get_member (obj, "loss_weight");

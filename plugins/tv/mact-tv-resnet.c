@@ -150,7 +150,7 @@ mact_tv_resnet_build_model (MactTvModel *model, GError **error)
   MactModule *module = MACT_MODULE (model);
   const MactTvResNetArch *arch = MACT_TV_RESNET_GET_CLASS (self)->arch;
   gboolean dilate[3] = { FALSE, FALSE, FALSE };
-  gint groups, width;
+  gint groups = 1, width = 64;
 
   if (priv->num_classes < 1)
     return mact_tv_model_invalid (model, error, "num_classes must be positive, got %d",
