@@ -1301,33 +1301,6 @@ test_synthetic_feeds_recognizers (void **state)
   check_train_steps (reg, rec3d, "NCTHW", 1);
 }
 
-static double
-ms_per_sample (MactDataset *ds, guint n)
-{
-  gint64 t0 = g_get_monotonic_time ();
-  for (guint i = 0; i < n; i++)
-    mact_tensor_dict_unref (item (ds, i));
-  return (g_get_monotonic_time () - t0) / 1000.0 / n;
-}
-
-/* Timing only means something outside valgrind, which skips test_full_*. */
-static void
-test_full_synthetic_speed (void **state)
-{
-  g_autoptr(MactDataset) small = synthetic ("\"num_samples\": 200, \"noise\": 0.05, "
-                                            "\"clutter\": 2");
-  g_autoptr(MactDataset) large = synthetic ("\"num_samples\": 50, \"clip_len\": 16, "
-                                            "\"height\": 64, \"width\": 64, \"noise\": 0.05, "
-                                            "\"clutter\": 2, \"input_format\": \"NCTHW\"");
-  double small_ms = ms_per_sample (small, 200);
-  double large_ms = ms_per_sample (large, 50);
-  print_message ("# synthetic: 8x3x32x32 %.3f ms, 16x3x64x64 %.3f ms per sample\n",
-                 small_ms, large_ms);
-  /* Generous bounds (a loaded CI machine); typical is ~0.1 ms and ~1 ms. */
-  assert_true (small_ms < 1.0);
-  assert_true (large_ms < 8.0);
-}
-
 int
 main (void)
 {
@@ -1353,7 +1326,6 @@ main (void)
     cmocka_unit_test (test_synthetic_config_errors),
     cmocka_unit_test (test_synthetic_action_names),
     cmocka_unit_test (test_synthetic_feeds_recognizers),
-    cmocka_unit_test (test_full_synthetic_speed),
   };
   return cmocka_run_group_tests_name ("dataset", tests, NULL, NULL);
 }

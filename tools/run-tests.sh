@@ -2,7 +2,8 @@
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
 # then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
-# suite (every model at full size against live PyTorch, tests/parity/).
+# suite (every model at full size against live PyTorch, tests/parity/), then the training
+# acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/).
 # Prints a closing "N passed, N failed" line counting the cmocka cases of all runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -27,11 +28,15 @@ meson test -C build-ci --suite mpi --logbase testlog-mpi --print-errorlogs || st
 # test time (without them the suite fails with the generator's message).
 tools/install-deps.sh --reference || status=1
 meson test -C build-ci --suite parity --logbase parity --print-errorlogs || status=1
+# The training acceptance: each shipped synthetic config trains from scratch to >= 95%
+# val top-1 within 5 minutes (tests/acceptance/).
+meson test -C build-ci --suite acceptance --logbase acceptance --print-errorlogs || status=1
 
 passed=0
 failed=0
 for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt \
-           build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/parity.txt; do
+           build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/parity.txt \
+           build-ci/meson-logs/acceptance.txt; do
   [ -f "$log" ] || continue
   p=$(grep -cE '^ok [0-9]+' "$log")
   f=$(grep -cE '^not ok [0-9]+' "$log")

@@ -46,32 +46,86 @@ typedef struct {
   float        bias_correction2_sqrt, eps, neg_step_size;
 } AdamKernel;
 
+/* One element range of the update.  Always inlined with constant @decoupled and
+ * @amsgrad, so each variant is a branch-free loop the compiler vectorises (sqrt and
+ * division included; the per-element arithmetic is the same as the scalar loop's, so
+ * results do not change).  The scalar, branchy version was 14% of a small training
+ * step. */
+typedef enum {
+  DECAY_NONE,         /* Adam without weight decay: the gradient is used as it is */
+  DECAY_DECOUPLED,    /* AdamW: the weight shrinks first */
+  DECAY_COUPLED,      /* Adam: weight_decay * p joins the gradient */
+} DecayMode;
+
+static inline __attribute__ ((always_inline)) void
+adam_range (const AdamKernel *k, gint64 begin, gint64 end, DecayMode decay,
+            gboolean amsgrad)
+{
+  float *restrict pp = k->p, *restrict mm = k->m, *restrict vv = k->v;
+  float *restrict vmax = k->vmax;
+  const float *restrict gg = k->g;
+  const float decay_factor = k->decay_factor, weight_decay = k->weight_decay;
+  const float beta1 = k->beta1, one_minus_beta1 = k->one_minus_beta1;
+  const float beta2 = k->beta2, one_minus_beta2 = k->one_minus_beta2;
+  const float bc2_sqrt = k->bias_correction2_sqrt, eps = k->eps;
+  const float neg_step_size = k->neg_step_size;
+
+  for (gint64 i = begin; i < end; i++)
+    {
+      float p = pp[i];
+      float g = gg[i];
+      if (decay == DECAY_DECOUPLED)
+        p = p * decay_factor;
+      else if (decay == DECAY_COUPLED)
+        g = g + weight_decay * p;
+      const float m = mm[i] * beta1 + one_minus_beta1 * g;
+      const float v = vv[i] * beta2 + one_minus_beta2 * g * g;
+      mm[i] = m;
+      vv[i] = v;
+      float second = v;
+      if (amsgrad)
+        {
+          /* torch.maximum: NaN propagates */
+          const float old = vmax[i];
+          second = (isnan (old) || old > v) ? old : v;
+          vmax[i] = second;
+        }
+      const float denom = sqrtf (second) / bc2_sqrt + eps;
+      pp[i] = p + neg_step_size * m / denom;
+    }
+}
+
 static void
 adam_kernel (gint64 begin, gint64 end, gpointer data)
 {
   const AdamKernel *k = data;
-  for (gint64 i = begin; i < end; i++)
+  /* As torch: Adam adds nothing (not 0 * p, which is NaN for an infinite weight) when
+   * weight_decay is 0. */
+  const DecayMode decay = k->decoupled ? DECAY_DECOUPLED
+                        : k->weight_decay != 0.0f ? DECAY_COUPLED : DECAY_NONE;
+  const gboolean amsgrad = k->vmax != NULL;
+
+  switch (decay)
     {
-      float p = k->p[i];
-      float g = k->g[i];
-      if (k->decoupled)
-        p = p * k->decay_factor;
-      else if (k->weight_decay != 0.0f)
-        g = g + k->weight_decay * p;
-      const float m = k->m[i] * k->beta1 + k->one_minus_beta1 * g;
-      const float v = k->v[i] * k->beta2 + k->one_minus_beta2 * g * g;
-      k->m[i] = m;
-      k->v[i] = v;
-      float second = v;
-      if (k->vmax != NULL)
-        {
-          /* torch.maximum: NaN propagates */
-          const float old = k->vmax[i];
-          second = (isnan (old) || old > v) ? old : v;
-          k->vmax[i] = second;
-        }
-      const float denom = sqrtf (second) / k->bias_correction2_sqrt + k->eps;
-      k->p[i] = p + k->neg_step_size * m / denom;
+    case DECAY_DECOUPLED:
+      if (amsgrad)
+        adam_range (k, begin, end, DECAY_DECOUPLED, TRUE);
+      else
+        adam_range (k, begin, end, DECAY_DECOUPLED, FALSE);
+      break;
+    case DECAY_COUPLED:
+      if (amsgrad)
+        adam_range (k, begin, end, DECAY_COUPLED, TRUE);
+      else
+        adam_range (k, begin, end, DECAY_COUPLED, FALSE);
+      break;
+    case DECAY_NONE:
+    default:
+      if (amsgrad)
+        adam_range (k, begin, end, DECAY_NONE, TRUE);
+      else
+        adam_range (k, begin, end, DECAY_NONE, FALSE);
+      break;
     }
 }
 
