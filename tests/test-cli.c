@@ -194,6 +194,104 @@ test_train_runs (void **state)
   g_rmdir (dir);
 }
 
+/* The first prediction of a clip's line in `mact demo`'s table: "NAME PROB". */
+static void
+demo_top1 (const char *out, const char *clip, char **name, double *prob)
+{
+  const char *line = strstr (out, clip);
+  if (line == NULL)
+    fail_msg ("no line for %s in:\n%s", clip, out);
+  g_autofree char *copy = g_strndup (line, strcspn (line, "\n"));
+  g_auto(GStrv) words = g_strsplit_set (copy, " ,", -1);
+  /* clip, true action, then the first non-empty words: name and probability. */
+  guint seen = 0;
+  for (guint i = 0; words[i] != NULL; i++)
+    {
+      if (words[i][0] == '\0')
+        continue;
+      if (seen == 2)
+        *name = g_strdup (words[i]);
+      else if (seen == 3)
+        {
+          *prob = g_ascii_strtod (words[i], NULL);
+          return;
+        }
+      seen++;
+    }
+  fail_msg ("cannot parse: %s", copy);
+}
+
+/* `mact demo` end to end at a tiny size: it trains, writes one video per action,
+ * classifies each, and its numbers agree with `mact infer` on the same file. */
+static void
+test_demo_runs (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mact-demo-XXXXXX", &error);
+  g_autofree char *work = g_build_filename (dir, "demo", NULL);
+
+  RunResult r = run_cli ("demo", "--epochs", "1", "--train-samples", "16",
+                         "--work-dir", work, "--threads", "1", NULL);
+  if (r.status != 0)
+    fail_msg ("mact demo failed: %s", r.err);
+  assert_non_null (strstr (r.out, "Epoch(val) [1]"));
+  assert_non_null (strstr (r.out, "Trained in "));
+  assert_non_null (strstr (r.out, " of 10 video files classified correctly."));
+  assert_non_null (strstr (r.out, "mact infer "));
+  for (guint a = 0; a < MACT_SYNTHETIC_ACTION_N_ACTIONS; a++)
+    {
+      g_autofree char *clip = g_strdup_printf ("%02u_%s.mp4", a,
+                                               mact_synthetic_action_get_name (a));
+      g_autofree char *path = g_build_filename (work, "clips", clip, NULL);
+      assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+      assert_non_null (strstr (r.out, clip));
+    }
+  g_autofree char *labels = g_build_filename (work, "labels.txt", NULL);
+  g_autofree char *label_text = NULL;
+  assert_true (g_file_get_contents (labels, &label_text, NULL, NULL));
+  assert_true (g_str_has_prefix (label_text, "move_right\nmove_left\n"));
+
+  /* The same file through `mact infer` with the checkpoint the demo saved. */
+  g_autofree char *top_name = NULL;
+  double top_prob = -1;
+  demo_top1 (r.out, "00_move_right.mp4", &top_name, &top_prob);
+  run_result_clear (&r);
+  g_autofree char *config = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "configs",
+                                              "synthetic", "r3d_r18_8x1x1_synthetic.json",
+                                              NULL);
+  g_autofree char *weights = g_build_filename (work, "epoch_1.safetensors", NULL);
+  g_autofree char *clip0 = g_build_filename (work, "clips", "00_move_right.mp4", NULL);
+  r = run_cli ("infer", config, weights, clip0, "--labels", labels, "--topk", "1",
+               "--threads", "1", NULL);
+  if (r.status != 0)
+    fail_msg ("mact infer failed: %s", r.err);
+  g_autofree char *expected = g_strdup_printf ("%s: ", top_name);
+  assert_true (g_str_has_prefix (r.out, expected));
+  assert_float_equal (g_ascii_strtod (r.out + strlen (expected), NULL), top_prob, 1.5e-3);
+  run_result_clear (&r);
+
+  /* Usage and run-time errors. */
+  r = run_cli ("demo", "--epochs", "-1", NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "--epochs"));
+  run_result_clear (&r);
+  r = run_cli ("demo", "extra", NULL);
+  assert_int_equal (r.status, 2);
+  assert_non_null (strstr (r.err, "extra"));
+  run_result_clear (&r);
+  g_autofree char *blocker = g_build_filename (dir, "a-file", NULL);
+  assert_true (g_file_set_contents (blocker, "", -1, NULL));
+  g_autofree char *under_file = g_build_filename (blocker, "work", NULL);
+  r = run_cli ("demo", "--epochs", "1", "--train-samples", "4", "--work-dir", under_file,
+               NULL);
+  assert_int_equal (r.status, 1);
+  assert_true (g_str_has_prefix (r.err, "mact demo: "));
+  assert_non_null (strstr (r.err, "a-file"));
+  run_result_clear (&r);
+
+  mact_test_remove_tree (dir);
+}
+
 int
 main (void)
 {
@@ -203,6 +301,7 @@ main (void)
     cmocka_unit_test (test_usage_errors),
     cmocka_unit_test (test_runtime_errors),
     cmocka_unit_test (test_train_runs),
+    cmocka_unit_test (test_demo_runs),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

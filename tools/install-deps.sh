@@ -7,14 +7,16 @@
 #                                      used to regenerate test fixtures and to benchmark
 set -eu
 
-PACKAGES="meson ninja-build pkg-config gcc clang
+PACKAGES="meson ninja-build pkg-config gcc g++ clang binutils
 libglib2.0-dev libjson-glib-dev libopenblas-dev
 libcmocka-dev valgrind
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
-libopenmpi-dev openmpi-bin"
+libopenmpi-dev openmpi-bin
+gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gir1.2-json-1.0
+python3 python3-gi python3-numpy"
 
 if [ "${1:-}" = "--reference" ]; then
-  PACKAGES="$PACKAGES python3 python3-torch python3-torchvision python3-numpy"
+  PACKAGES="$PACKAGES python3-torch python3-torchvision"
 fi
 
 SUDO=

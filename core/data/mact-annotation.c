@@ -329,8 +329,9 @@ parse (const char *data, gsize length, const char *source, MactAnnotationFormat 
  * a NUL byte) is %MACT_DATA_ERROR_PARSE with a message starting "source:line: ".
  * @with_offset for a video list is %MACT_DATA_ERROR_INVALID_CONFIG.
  *
- * Returns: (transfer full) (element-type MactAnnotation) (nullable): the annotations
- *   in file order (an empty array for an empty list), or %NULL on error
+ * Returns: (transfer container) (element-type MactAnnotation) (nullable): the annotations
+ *   in file order (an empty array for an empty list; the array frees them), or %NULL on
+ *   error
  *
  * Since: 0.1
  */
@@ -364,8 +365,8 @@ mact_annotation_list_parse_data (const char *data, gssize length, const char *so
  * the format.  Parse errors name @path and the line ("path:line: ...").  A file that cannot
  * be read is %MACT_DATA_ERROR_IO.
  *
- * Returns: (transfer full) (element-type MactAnnotation) (nullable): the annotations
- *   in file order, or %NULL on error
+ * Returns: (transfer container) (element-type MactAnnotation) (nullable): the annotations
+ *   in file order (the array frees them), or %NULL on error
  *
  * Since: 0.1
  */

@@ -175,13 +175,14 @@ mact_dataset_sample_seed (guint64 seed, guint64 stream, guint64 index)
 
 typedef MactDataset *(*DatasetFromConfig) (JsonNode *config, GError **error);
 
-/* The built-in dataset types, by mmaction2's `type` names.  VideoDataset and
- * RawframeDataset join when the video pipeline lands. */
+/* The built-in dataset types, by mmaction2's `type` names. */
 static const struct {
   const char        *type;
   DatasetFromConfig  build;
 } builtin_datasets[] = {
   { "SyntheticActionDataset", mact_synthetic_dataset_new_from_config },
+  { "VideoDataset", mact_video_dataset_new_from_config },
+  { "RawframeDataset", mact_rawframe_dataset_new_from_config },
 };
 
 static char *
@@ -200,11 +201,13 @@ known_types (void)
  * @error: return location for a #GError, or %NULL
  *
  * Builds a dataset from its config.  Known types: "SyntheticActionDataset"
- * (#MactSyntheticDataset).  @dataset_cfg is not modified.
+ * (#MactSyntheticDataset), "VideoDataset" (#MactVideoDataset) and "RawframeDataset"
+ * (#MactRawframeDataset).  @dataset_cfg is not modified.
  *
  * Errors: %MACT_DATA_ERROR_INVALID_CONFIG when @dataset_cfg is not an object, has no
  * string "type", names an unknown type (the message lists the known ones), or the
- * dataset rejects one of its keys (the message names the key).
+ * dataset rejects one of its keys (the message names the key); whatever else the
+ * dataset's own constructor reports (an unreadable annotation list, a bad pipeline).
  *
  * Returns: (transfer full) (nullable): the dataset, or %NULL with @error set
  *

@@ -21,7 +21,8 @@ mact_neck_init (MactNeck *self)
  * @aux_losses: (nullable): where auxiliary losses are added (`loss_aux`)
  * @error: return location for a #GError
  *
- * Returns: (transfer full) (element-type MactTensor) (nullable): the fused features
+ * Returns: (transfer container) (element-type MactTensor) (nullable): the fused features;
+ *   the array holds a reference to each and releases them when freed
  *
  * Since: 0.1
  */

@@ -820,7 +820,8 @@ mact_recognizer_fold_views (MactTensor *imgs, const char *what, gint min_ndim, G
  * The backbone's features: `features` for torchvision models that have it, otherwise the
  * backbone's forward (a tuple of one is unwrapped by taking its only element).
  *
- * Returns: (transfer full) (element-type MactTensor) (nullable): the features
+ * Returns: (transfer container) (element-type MactTensor) (nullable): the features;
+ *   the array holds a reference to each and releases them when freed
  *
  * Since: 0.1
  */

@@ -383,7 +383,7 @@ mact_batch_norm_new (gint dims, gint num_features, double eps, double momentum,
 }
 
 /**
- * mact_batch_norm_set_sync_reducer:
+ * mact_batch_norm_set_sync_reducer: (skip)
  * @func: (nullable) (scope notified): sums float arrays across the processes of the job,
  *   or %NULL to remove the reducer
  * @user_data: (closure func): data for @func
@@ -392,7 +392,8 @@ mact_batch_norm_new (gint dims, gint num_features, double eps, double momentum,
  * use in training mode (mact_distributed_init() installs MPI's when the world has more
  * than one process, mact_distributed_finalize() removes it).  Without one, sync layers
  * behave as plain batch norms.  @func and @user_data must stay valid until removed and
- * until the backward passes of forwards run with them are done.
+ * until the backward passes of forwards run with them are done.  Not introspectable:
+ * @func sums a float buffer in place, which bindings cannot express.
  *
  * Since: 0.1
  */

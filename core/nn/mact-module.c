@@ -232,8 +232,10 @@ mact_module_init (MactModule *self)
  * g_initable_init(), which calls the class's build() once).  This is how configs and
  * bindings create any block from its type and arguments.
  *
- * Errors: whatever the type's build() reports, typically
- * %MACT_MODULE_ERROR_INVALID_ARGUMENT naming the block and the argument.
+ * Errors: %MACT_MODULE_ERROR_INVALID_ARGUMENT for a name that is not a writable property
+ * of @type or a value that does not convert to the property's type; otherwise whatever
+ * the type's build() reports, typically %MACT_MODULE_ERROR_INVALID_ARGUMENT naming the
+ * block and the argument.
  *
  * Returns: (transfer full) (nullable): the built module, or %NULL with @error set
  *
@@ -247,6 +249,31 @@ mact_module_new_with_properties (GType type, guint n_properties, const char **na
   g_return_val_if_fail (!G_TYPE_IS_ABSTRACT (type), NULL);
   g_return_val_if_fail (n_properties == 0 || (names != NULL && values != NULL), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* g_object_new_with_properties() only warns about unknown names and mistyped values
+   * and then builds the block without them; names and values from bindings or other
+   * programs are input, so they are checked here and reported. */
+  const char *block = mact_registry_type_name_of (type);
+  if (block == NULL)
+    block = g_type_name (type);
+  g_autoptr(GTypeClass) klass = g_type_class_ref (type);
+  for (guint i = 0; i < n_properties; i++)
+    {
+      GParamSpec *pspec = g_object_class_find_property (G_OBJECT_CLASS (klass), names[i]);
+      if (pspec == NULL || (pspec->flags & G_PARAM_WRITABLE) == 0)
+        {
+          g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                       "%s: no writable property \"%s\"", block, names[i]);
+          return NULL;
+        }
+      if (!g_value_type_transformable (G_VALUE_TYPE (&values[i]), pspec->value_type))
+        {
+          g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
+                       "%s: property \"%s\" expects %s, got %s", block, names[i],
+                       g_type_name (pspec->value_type), G_VALUE_TYPE_NAME (&values[i]));
+          return NULL;
+        }
+    }
 
   g_autoptr(GObject) object = g_object_new_with_properties (type, n_properties, names,
                                                             values);
@@ -978,7 +1005,7 @@ mact_module_load_state_dict (MactModule *self, MactTensorDict *state_dict, gbool
  *
  * The parameters in the order of mact_module_named_parameters(), e.g. for an optimizer.
  *
- * Returns: (transfer full) (element-type MactTensor): the parameters; the array holds
+ * Returns: (transfer container) (element-type MactTensor): the parameters; the array holds
  *   a reference to each and releases them when freed
  *
  * Since: 0.1
@@ -1122,8 +1149,9 @@ mact_module_init_weights (MactModule *self, MactGenerator *generator, GError **e
  * %MACT_MODULE_ERROR_INVALID_INPUT for the wrong number or kind of inputs; errors of the
  * ops it runs.
  *
- * Returns: (transfer full) (element-type MactTensor) (nullable): the outputs (the array
- *   holds a reference to each and releases them when freed), or %NULL with @error set
+ * Returns: (transfer container) (element-type MactTensor) (nullable): the outputs (the
+ *   array holds a reference to each and releases them when freed), or %NULL with @error
+ *   set
  *
  * Since: 0.1
  */

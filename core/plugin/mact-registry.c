@@ -521,6 +521,47 @@ mact_registry_type_name_of (GType type)
   return g_type_get_qdata (type, type_name_quark ());
 }
 
+/**
+ * mact_registry_kind_name_of:
+ * @type: a #GType
+ *
+ * The kind of block a type is, as `mact plugins` lists it: "backbone", "neck", "head",
+ * "loss" or "blending" for a subtype of #MactBackbone, #MactNeck, #MactHead, #MactLoss
+ * or #MactBlending.
+ *
+ * Returns: (nullable): the kind, or %NULL when @type is none of them
+ *
+ * Since: 0.1
+ */
+const char *
+mact_registry_kind_name_of (GType type)
+{
+  if (type == G_TYPE_INVALID)
+    return NULL;
+  return mact_kind_name (type);
+}
+
+/**
+ * mact_registry_list_families:
+ * @self: a registry
+ *
+ * The plugin families, by canonical name ("native", "cls", "tv"), in the order they are
+ * described in messages.  Nothing is loaded.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the family names
+ *
+ * Since: 0.1
+ */
+gchar **
+mact_registry_list_families (MactRegistry *self)
+{
+  g_return_val_if_fail (MACT_IS_REGISTRY (self), NULL);
+  gchar **names = g_new0 (gchar *, N_FAMILIES + 1);
+  for (guint i = 0; i < N_FAMILIES; i++)
+    names[i] = g_strdup (families[i].name);
+  return names;
+}
+
 /* ------------------------------------------------------------------ loading */
 
 /* Keeps a failure for dup_load_errors() and NOT_FOUND messages.  Takes @error. */
@@ -1039,7 +1080,8 @@ mact_registry_list_types (MactRegistry *self, const char *family, GError **error
  * Lists the plugins whose init succeeded, loading the family's plugins first.  An
  * unknown family gives an empty array.
  *
- * Returns: (transfer full) (element-type MactPlugin): the plugins, in load order
+ * Returns: (transfer container) (element-type MactPlugin): the plugins, in load order;
+ *   the array holds a reference to each and releases them when freed
  *
  * Since: 0.1
  */

@@ -586,7 +586,7 @@ mact_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *runnin
 }
 
 /**
- * mact_sync_batch_norm:
+ * mact_sync_batch_norm: (skip)
  * @input: the input, of shape `[N, C]`, `[N, C, L]`, `[N, C, H, W]` or `[N, C, T, H, W]`
  * @running_mean: (nullable): the running mean, of shape `[C]`
  * @running_var: (nullable): the running variance, of shape `[C]`
@@ -610,7 +610,8 @@ mact_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *runnin
  * its sync batch norms in the same order.  @reduce and @user_data must stay valid until
  * the backward pass has run.
  *
- * In evaluation mode, or when @reduce is %NULL, this is mact_batch_norm().
+ * In evaluation mode, or when @reduce is %NULL, this is mact_batch_norm().  Not
+ * introspectable: @reduce sums a float buffer in place and outlives the call.
  *
  * Errors: those of mact_batch_norm(); %MACT_TENSOR_ERROR_INVALID_ARGUMENT when there is
  * only one value per channel over all processes; whatever @reduce reports, prefixed.

@@ -620,11 +620,12 @@ mact_tensor_shape_to_string (MactTensor *self)
 /* ------------------------------------------------------------------ element access */
 
 /**
- * mact_tensor_get_data:
+ * mact_tensor_get_data: (skip)
  * @self: a tensor
  *
  * Direct access to the first element.  The elements are laid out by the tensor's strides;
  * only when mact_tensor_is_contiguous() holds are they a plain row-major array.
+ * Bindings, which cannot hold a raw pointer, use mact_tensor_to_bytes() instead.
  *
  * Returns: (transfer none): a pointer to the first element
  *
@@ -638,9 +639,12 @@ mact_tensor_get_data (MactTensor *self)
 }
 
 /**
- * mact_tensor_get_item:
+ * mact_tensor_get_item: (skip)
  * @self: a tensor
  * @index: (array): one index per dimension, each in range
+ *
+ * Not introspectable: the length of @index is the tensor's number of dimensions, which
+ * the annotations cannot express; bindings read elements through mact_tensor_to_bytes().
  *
  * Returns: the element at @index
  *
@@ -714,11 +718,12 @@ gather_strided (MactTensor *t, float *out)
 }
 
 /**
- * mact_tensor_copy_to_array:
+ * mact_tensor_copy_to_array: (skip)
  * @self: a tensor
  * @out: (array) (out caller-allocates): room for mact_tensor_get_numel() floats
  *
- * Copies the elements in row-major order.
+ * Copies the elements in row-major order.  Bindings use mact_tensor_to_bytes(), which
+ * allocates the room itself.
  *
  * Since: 0.1
  */

@@ -530,7 +530,7 @@ request_wait_deadline (MactDistributedRequest *req, double timeout, GError **err
 #endif
 
 /**
- * mact_distributed_all_reduce_sum_start:
+ * mact_distributed_all_reduce_sum_start: (skip)
  * @values: (array length=n_values): the values to sum over all ranks
  * @n_values: how many; every rank must pass the same number
  * @error: return location for a #GError
@@ -538,7 +538,9 @@ request_wait_deadline (MactDistributedRequest *req, double timeout, GError **err
  * Starts MPI_Iallreduce (sum) of @values and returns at once.  The sum is written into
  * @values when mact_distributed_request_test() or mact_distributed_request_wait() finds
  * it complete, so @values must stay valid until then or until the request is freed.
- * Every rank must start the same collectives in the same order.
+ * Every rank must start the same collectives in the same order.  Not introspectable:
+ * the result lands in the caller's buffer after the call returns, which no binding can
+ * express.
  *
  * Returns: (transfer full) (nullable): the request, or %NULL with
  *   %MACT_TRAIN_ERROR_DISTRIBUTED
@@ -668,7 +670,7 @@ run_blocking (const char *what, float *values, gsize n_values, guint root, GErro
 #endif
 
 /**
- * mact_distributed_all_reduce_sum:
+ * mact_distributed_all_reduce_sum: (skip)
  * @values: (array length=n_values): the values to sum over all ranks, in place
  * @n_values: how many; every rank must pass the same number
  * @error: return location for a #GError
@@ -677,7 +679,8 @@ run_blocking (const char *what, float *values, gsize n_values, guint root, GErro
  * waiting at most the timeout.
  *
  * Errors: %MACT_TRAIN_ERROR_DISTRIBUTED (without MPI, before init, or when MPI fails),
- * %MACT_TRAIN_ERROR_TIMEOUT.  @values is unchanged on error.
+ * %MACT_TRAIN_ERROR_TIMEOUT.  @values is unchanged on error.  Not introspectable: an
+ * array changed in place has no binding form.
  *
  * Returns: %TRUE on success
  *
@@ -699,7 +702,7 @@ mact_distributed_all_reduce_sum (float    *values,
 }
 
 /**
- * mact_distributed_broadcast:
+ * mact_distributed_broadcast: (skip)
  * @values: (array length=n_values): on @root the values to send; elsewhere replaced
  *   with them
  * @n_values: how many; every rank must pass the same number
@@ -707,7 +710,8 @@ mact_distributed_all_reduce_sum (float    *values,
  * @error: return location for a #GError
  *
  * MPI_Bcast of floats, waiting at most the timeout.  A @root outside the world is an
- * MPI error, reported as %MACT_TRAIN_ERROR_DISTRIBUTED like any other.
+ * MPI error, reported as %MACT_TRAIN_ERROR_DISTRIBUTED like any other.  Not
+ * introspectable: an array changed in place has no binding form.
  *
  * Returns: %TRUE on success
  *

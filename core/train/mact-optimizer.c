@@ -866,8 +866,9 @@ get_group (MactOptimizer *self, guint group_index)
  * @self: an optimizer
  * @group_index: a group index, below mact_optimizer_get_n_groups()
  *
- * Returns: (transfer full) (element-type MactTensor): the group's parameters, in
- *   mact_module_named_parameters() order; the array holds a reference to each
+ * Returns: (transfer container) (element-type MactTensor): the group's parameters, in
+ *   mact_module_named_parameters() order; the array holds a reference to each and
+ *   releases them when freed
  *
  * Since: 0.1
  */
@@ -981,8 +982,8 @@ mact_optimizer_get_lr (MactOptimizer *self)
  * All parameters the optimizer updates (those that required grad when it was built), in
  * mact_module_named_parameters() order, e.g. for gradient clipping.
  *
- * Returns: (transfer full) (element-type MactTensor): the parameters; the array holds a
- *   reference to each
+ * Returns: (transfer container) (element-type MactTensor): the parameters; the array
+ *   holds a reference to each and releases them when freed
  *
  * Since: 0.1
  */

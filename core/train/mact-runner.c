@@ -611,7 +611,7 @@ mact_runner_get_iter (MactRunner *self)
 }
 
 /**
- * mact_runner_set_distributed:
+ * mact_runner_set_distributed: (skip)
  * @self: a #MactRunner
  * @rank: this process's rank
  * @world_size: the number of processes
@@ -619,6 +619,8 @@ mact_runner_get_iter (MactRunner *self)
  * @user_data: data for @all_reduce
  *
  * Makes the runner one rank of a data-parallel job.  Call before mact_runner_train().
+ * Not introspectable: @all_reduce sums a float buffer in place, which bindings cannot
+ * express (a binding's distributed job goes through mact_distributed_attach_runner()).
  *
  * Since: 0.1
  */
@@ -640,7 +642,7 @@ mact_runner_set_distributed (MactRunner          *self,
 }
 
 /**
- * mact_runner_set_async_all_reduce:
+ * mact_runner_set_async_all_reduce: (skip)
  * @self: a #MactRunner
  * @start: (nullable) (scope notified): starts a non-blocking sum over all ranks
  * @wait: (nullable) (scope notified): progresses or completes a request of @start
@@ -653,7 +655,8 @@ mact_runner_set_distributed (MactRunner          *self,
  * as all its parameters are, while backward goes on through earlier layers.  Buckets
  * start in the same order on every rank, as collectives must.  Before the optimizer step
  * the runner waits for all of them.  %NULL callbacks go back to blocking sums after
- * backward.
+ * backward.  Not introspectable, like mact_runner_set_distributed(): the requests write
+ * into the runner's buffers after the callbacks return.
  *
  * Since: 0.1
  */

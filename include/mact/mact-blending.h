@@ -24,6 +24,22 @@ G_DECLARE_DERIVABLE_TYPE (MactBlending, mact_blending, MACT, BLENDING, MactModul
  *
  * Since: 0.1
  */
+/**
+ * MactBlendingClass::do_blending:
+ * @self: a built blending
+ * @imgs: the batch [B, ...]
+ * @label: one-hot labels [B, K]
+ * @generator: where the random draws come from
+ * @imgs_out: (out) (transfer full): the blended images
+ * @label_out: (out) (transfer full): the blended soft labels [B, K]
+ * @error: return location for a #GError
+ *
+ * Blends one batch; called by mact_blending_apply().
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.1
+ */
 struct _MactBlendingClass
 {
   MactModuleClass parent_class;

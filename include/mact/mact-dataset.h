@@ -97,8 +97,7 @@ guint64         mact_dataset_sample_seed     (guint64        seed,
                                               guint64        index);
 
 /* Builds a dataset from mmaction2's `data.train` / `data.val` dict.  Known types:
- * "SyntheticActionDataset" (built in).  Video and rawframe datasets join when the video
- * pipeline lands. */
+ * "SyntheticActionDataset", "VideoDataset", "RawframeDataset" (mact-video-dataset.h). */
 MACT_AVAILABLE_IN_0_1
 MactDataset    *mact_dataset_new_from_config (JsonNode      *dataset_cfg,
                                               GError       **error);

@@ -69,7 +69,7 @@ G_DECLARE_DERIVABLE_TYPE (MactModule, mact_module, MACT, MODULE, GObject)
  *   new array (a tuple when it has several entries) that owns a reference to each
  *   tensor (free function mact_tensor_unref()).  Call children through
  *   mact_module_forward() so their hooks run.
- * @init_weights: (re)initialises parameters; the default calls it on every child.
+ * @init_weights: initialises (again) the parameters; the default calls it on every child.
  * @set_training: switches train/eval mode; the default sets the flag on this module and
  *   every child.  Override to keep parts frozen (norm_eval).
  *

@@ -6,6 +6,7 @@
 #endif
 
 #include <mact/mact-tensor.h>
+#include <mact/mact-ops.h>  /* the enums (included from there too: #pragma once) */
 #include <mact/mact-generator.h>
 
 G_BEGIN_DECLS

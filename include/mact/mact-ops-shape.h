@@ -6,6 +6,7 @@
 #endif
 
 #include <mact/mact-tensor.h>
+#include <mact/mact-ops.h>  /* the enums (included from there too: #pragma once) */
 
 G_BEGIN_DECLS
 

@@ -32,7 +32,9 @@ MactPipeline   *mact_pipeline_new_from_config  (JsonNode       *pipeline_cfg,
 
 /* Runs the pipeline on a video file.  @label (nullable) is stored under "label" as
  * given.  Random steps draw from @rng (nullable: the default generator).  Returns a dict
- * with "imgs" ([V, C, H, W] for NCHW, [V, C, T, H, W] for NCTHW) and "label" if given. */
+ * with "imgs" ([V, C, H, W] for NCHW, [V, C, T, H, W] for NCTHW) and "label" if given
+ * (a Collect step keeps only the keys it lists, as in mmaction2).  One pipeline may run
+ * on several threads at once. */
 MACT_AVAILABLE_IN_0_1
 MactTensorDict *mact_pipeline_run_video        (MactPipeline   *self,
                                                 const char     *filename,
@@ -58,6 +60,17 @@ MactTensorDict *mact_pipeline_run_array        (MactPipeline   *self,
                                                 MactTensor     *frames,
                                                 MactTensor     *label,
                                                 MactGenerator  *rng,
+                                                GError        **error);
+
+/* Runs only the sampler steps (SampleFrames, ...): the frame indices, clip after clip,
+ * that a run on a video of @total_frames frames would decode, each plus @start_index.
+ * Free with g_free(). */
+MACT_AVAILABLE_IN_0_1
+gint64         *mact_pipeline_sample_indices   (MactPipeline   *self,
+                                                gint64          total_frames,
+                                                gint            start_index,
+                                                MactGenerator  *rng,
+                                                gsize          *n_indices,
                                                 GError        **error);
 
 G_END_DECLS

@@ -128,11 +128,21 @@ typedef const MactPluginDesc *(*MactPluginGetDescFunc) (void);
 #define _MACT_PLUGIN_SYM(family, name) \
   G_PASTE (G_PASTE (G_PASTE (mact_plugin_, family), G_PASTE (_, name)), _get_desc)
 
-#ifdef MACT_PLUGIN_STATIC
-# define _MACT_PLUGIN_DYNAMIC_ENTRY
+/* The loader finds the entry point by its C name, so it has C linkage in a C++ plugin. */
+#ifdef __cplusplus
+# define _MACT_PLUGIN_EXTERN_C extern "C"
 #else
-# define _MACT_PLUGIN_DYNAMIC_ENTRY                                                   \
-  MACT_PLUGIN_EXPORT const MactPluginDesc *mact_plugin_get_desc (void);                \
+# define _MACT_PLUGIN_EXTERN_C
+#endif
+
+/* Function-like on purpose: g-ir-scanner parses the bodies of object-like macros and
+ * would take this declaration for a library function (and crash resolving it). */
+#ifdef MACT_PLUGIN_STATIC
+# define _MACT_PLUGIN_DYNAMIC_ENTRY()
+#else
+# define _MACT_PLUGIN_DYNAMIC_ENTRY()                                                  \
+  _MACT_PLUGIN_EXTERN_C MACT_PLUGIN_EXPORT const MactPluginDesc *                      \
+  mact_plugin_get_desc (void);                                                        \
   const MactPluginDesc *mact_plugin_get_desc (void) { return &_mact_plugin_desc; }
 #endif
 
@@ -156,9 +166,10 @@ typedef const MactPluginDesc *(*MactPluginGetDescFunc) (void);
     G_STRINGIFY (name), G_STRINGIFY (family), description, version, license, origin,    \
     init, { NULL, }                                                                     \
   };                                                                                    \
-  MACT_PLUGIN_EXPORT const MactPluginDesc *_MACT_PLUGIN_SYM (family, name) (void);       \
+  _MACT_PLUGIN_EXTERN_C MACT_PLUGIN_EXPORT const MactPluginDesc *                        \
+  _MACT_PLUGIN_SYM (family, name) (void);                                               \
   const MactPluginDesc *_MACT_PLUGIN_SYM (family, name) (void) { return &_mact_plugin_desc; } \
-  _MACT_PLUGIN_DYNAMIC_ENTRY
+  _MACT_PLUGIN_DYNAMIC_ENTRY ()
 
 MACT_AVAILABLE_IN_0_1
 gboolean     mact_plugin_add_type        (MactPlugin  *plugin,

@@ -94,6 +94,10 @@ MactModule   *mact_registry_create_block        (MactRegistry  *self,
 MACT_AVAILABLE_IN_0_1
 const char   *mact_registry_type_name_of        (GType          type);
 MACT_AVAILABLE_IN_0_1
+const char   *mact_registry_kind_name_of        (GType          type);
+MACT_AVAILABLE_IN_0_1
+gchar       **mact_registry_list_families       (MactRegistry  *self);
+MACT_AVAILABLE_IN_0_1
 MactModule   *mact_registry_build_from_json     (MactRegistry  *self,
                                                  JsonNode      *config,
                                                  GType          required_kind,

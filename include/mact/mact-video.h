@@ -103,6 +103,16 @@ MactVideoWriter *mact_video_writer_new          (const char      *path,
                                                  gint             height,
                                                  double           fps,
                                                  GError         **error);
+/* As mact_video_writer_new(), with the largest keyframe distance (at least 1) and the
+ * largest run of B-frames (0 to 16; ignored by codecs without B-frames). */
+MACT_AVAILABLE_IN_0_1
+MactVideoWriter *mact_video_writer_new_full     (const char      *path,
+                                                 gint             width,
+                                                 gint             height,
+                                                 double           fps,
+                                                 gint             gop_size,
+                                                 gint             max_b_frames,
+                                                 GError         **error);
 /* Appends frames from a float32 tensor [H, W, 3] or [T, H, W, 3], RGB 0-255 (values
  * are rounded and clamped). */
 MACT_AVAILABLE_IN_0_1

@@ -36,5 +36,8 @@
 #include <mact/mact-distributed.h>
 #include <mact/mact-video.h>
 #include <mact/mact-pipeline.h>
+#include <mact/mact-npy.h>
+#include <mact/mact-video-dataset.h>
+#include <mact/mact-inference.h>
 
 #undef __MACT_H_INSIDE__

@@ -1,7 +1,7 @@
 /* mact-cmd-train.c: `mact train CONFIG`, mmaction2's tools/train.py.
  *
- * The runner does the work and reports through its "log" signal; this file only turns
- * log entries into mmcv's text lines (and a progress bar on a terminal).
+ * The runner does the work and reports through its "log" signal; mact-cli-train-log.c
+ * turns log entries into mmcv's text lines (and a progress bar on a terminal).
  *
  * Under mpirun (`mpirun -np K mact train CONFIG`) each process is one rank of a
  * data-parallel job: MPI is initialised, the runner is attached to it, only rank 0
@@ -16,80 +16,6 @@
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-
-typedef struct {
-  gboolean tty;
-  gboolean bar_shown;
-} TrainOutput;
-
-static void
-clear_bar (TrainOutput *out)
-{
-  if (out->bar_shown)
-    {
-      fputs ("\r\033[K", stdout);
-      out->bar_shown = FALSE;
-    }
-}
-
-static void
-print_progress (TrainOutput *out, JsonObject *entry)
-{
-  const gint64 iter = json_object_get_int_member_with_default (entry, "global_iter", 0);
-  const gint64 total = json_object_get_int_member_with_default (entry, "max_iters", 1);
-  const double frac = total > 0 ? (double) iter / (double) total : 0;
-  const int width = 30, filled = (int) (frac * width);
-  g_autofree char *eta = mact_cli_format_duration (
-    json_object_get_double_member_with_default (entry, "eta", 0));
-  printf ("[");
-  for (int i = 0; i < width; i++)
-    putchar (i < filled ? '>' : ' ');
-  printf ("] %" G_GINT64_FORMAT "/%" G_GINT64_FORMAT ", eta %s", iter, total, eta);
-  fflush (stdout);
-  out->bar_shown = TRUE;
-}
-
-static void
-on_log (MactRunner *runner, JsonObject *entry, TrainOutput *out)
-{
-  const char *mode = json_object_get_string_member_with_default (entry, "mode", "train");
-  GString *line = g_string_new (NULL);
-  const char *skip[] = { "mode", "epoch", "iter", "epoch_len", "global_iter", "max_iters",
-                         "eta", "lr", NULL };
-
-  if (g_str_equal (mode, "train"))
-    {
-      g_autofree char *eta = mact_cli_format_duration (
-        json_object_get_double_member_with_default (entry, "eta", 0));
-      g_string_append_printf (line, "Epoch [%" G_GINT64_FORMAT "][%" G_GINT64_FORMAT "/%"
-                              G_GINT64_FORMAT "]\tlr: %.3e, eta: %s",
-                              json_object_get_int_member (entry, "epoch"),
-                              json_object_get_int_member (entry, "iter"),
-                              json_object_get_int_member (entry, "epoch_len"),
-                              json_object_get_double_member (entry, "lr"), eta);
-    }
-  else
-    {
-      g_string_append_printf (line, "Epoch(val) [%" G_GINT64_FORMAT "]",
-                              json_object_get_int_member (entry, "epoch"));
-    }
-
-  g_autoptr(GList) keys = json_object_get_members (entry);
-  for (GList *l = keys; l != NULL; l = l->next)
-    {
-      if (g_strv_contains (skip, l->data))
-        continue;
-      g_string_append_printf (line, ", %s: %.4f", (const char *) l->data,
-                              json_object_get_double_member (entry, l->data));
-    }
-
-  clear_bar (out);
-  puts (line->str);
-  g_string_free (line, TRUE);
-  if (out->tty && g_str_equal (mode, "train"))
-    print_progress (out, entry);
-  fflush (stdout);
-}
 
 /* One rank's failure: says which rank, then ends the job on every rank. */
 static int
@@ -238,17 +164,17 @@ mact_cli_train (int argc, char **argv)
     g_object_set (runner, "work-dir", work_dir, NULL);
   g_object_set (runner, "validate", validate, NULL);
 
-  TrainOutput out = { .tty = isatty (STDOUT_FILENO) };
+  MactCliTrainLog out = { .tty = isatty (STDOUT_FILENO) };
   /* All ranks log the same all-reduced values: rank 0 speaks for them, as in mmcv. */
   if (is_main)
-    g_signal_connect (runner, "log", G_CALLBACK (on_log), &out);
+    g_signal_connect (runner, "log", G_CALLBACK (mact_cli_train_log_print), &out);
 
   if (!mact_runner_train (runner, NULL, &error))
     {
-      clear_bar (&out);
+      mact_cli_train_log_clear_bar (&out);
       return train_fail (distributed, error);
     }
-  clear_bar (&out);
+  mact_cli_train_log_clear_bar (&out);
   if (is_main)
     {
       if (distributed)

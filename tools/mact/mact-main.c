@@ -13,7 +13,12 @@ typedef struct {
 } MactCommand;
 
 static const MactCommand commands[] = {
+  { "infer", mact_cli_infer, "classify a video, frame directory or array (demo/demo.py)" },
+  { "test", mact_cli_test, "accuracy on an annotation list (mmaction2's tools/test.py)" },
   { "train", mact_cli_train, "train a recognizer from a config (mmaction2's tools/train.py)" },
+  { "plugins", mact_cli_plugins, "list plugin families, plugins, block types and failures" },
+  { "bench", mact_cli_bench, "inference latency and throughput on random input" },
+  { "demo", mact_cli_demo, "train on synthetic actions, write videos, classify them back" },
 };
 
 static void
