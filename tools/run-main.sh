@@ -8,4 +8,8 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh
 [ -d build ] || meson setup build --buildtype=release
 ninja -C build
+# Run from the build tree, not installed: the plugins are found through the search path
+# (after `meson install` they are found in the installed plugin directory instead).
+MACT_PLUGIN_PATH="$(pwd)/build/plugins${MACT_PLUGIN_PATH:+:$MACT_PLUGIN_PATH}"
+export MACT_PLUGIN_PATH
 exec build/tools/mact demo "$@"
