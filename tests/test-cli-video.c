@@ -8,61 +8,13 @@
 
 #include <math.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <glib/gstdio.h>
 
 /* ------------------------------------------------------------------ running the program */
 
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
 
 static void
-run_result_clear (RunResult *r)
-{
-  g_clear_pointer (&r->out, g_free);
-  g_clear_pointer (&r->err, g_free);
-}
-
-/* Runs `mact ARGS...` with @env_extra ("NAME=value" strings, nullable) added to the
- * environment. */
-static RunResult
-run_cli_envv (const char *const *env_extra, const char *const *args)
-{
-  const char *cli = g_getenv ("MACT_TEST_CLI");
-  assert_non_null (cli);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) cli);
-  for (guint i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  g_auto(GStrv) envp = g_get_environ ();
-  for (guint i = 0; env_extra != NULL && env_extra[i] != NULL; i++)
-    {
-      g_auto(GStrv) kv = g_strsplit (env_extra[i], "=", 2);
-      envp = g_environ_setenv (envp, kv[0], kv[1], TRUE);
-    }
-  /* Single-threaded children: several tests run at once on a small machine. */
-  envp = g_environ_setenv (envp, "MACT_NUM_THREADS", "1", TRUE);
-
-  RunResult r = { 0 };
-  int wait_status = 0;
-  g_autoptr(GError) error = NULL;
-  assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
-                             &r.out, &r.err, &wait_status, &error));
-  assert_null (error);
-  assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
-  return r;
-}
-
-#define run_cli(...) run_cli_envv (NULL, (const char *const[]) { __VA_ARGS__, NULL })
-
-static void
-expect_status (RunResult *r, int status)
+expect_status (MactTestRun *r, int status)
 {
   if (r->status != status)
     fail_msg ("exit status %d, expected %d\nstdout: %s\nstderr: %s", r->status, status,
@@ -71,7 +23,7 @@ expect_status (RunResult *r, int status)
 
 /* Exit status 1, nothing on stdout, and stderr "mact CMD: ..." mentioning @needle. */
 static void
-expect_failure (RunResult *r, const char *cmd, const char *needle)
+expect_failure (MactTestRun *r, const char *cmd, const char *needle)
 {
   expect_status (r, 1);
   g_autofree char *prefix = g_strdup_printf ("mact %s: ", cmd);
@@ -79,16 +31,16 @@ expect_failure (RunResult *r, const char *cmd, const char *needle)
     fail_msg ("stderr does not start with '%s': %s", prefix, r->err);
   if (strstr (r->err, needle) == NULL)
     fail_msg ("stderr does not mention '%s': %s", needle, r->err);
-  run_result_clear (r);
+  mact_test_run_clear (r);
 }
 
 static void
-expect_usage_error (RunResult *r, const char *needle)
+expect_usage_error (MactTestRun *r, const char *needle)
 {
   expect_status (r, 2);
   if (strstr (r->err, needle) == NULL)
     fail_msg ("stderr does not mention '%s': %s", needle, r->err);
-  run_result_clear (r);
+  mact_test_run_clear (r);
 }
 
 static void
@@ -273,12 +225,12 @@ write_clip (const char *dir, const char *name, float base)
 static void
 test_help (void **state)
 {
-  RunResult r = run_cli ("--help");
+  MactTestRun r = mact_test_run_cli ("--help");
   expect_status (&r, 0);
   for (const char *const *c = (const char *const[]) { "infer", "test", "train", "plugins",
                                                       "bench", NULL }; *c; c++)
     expect_in (r.out, *c);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   const struct {
     const char *cmd;
@@ -291,35 +243,35 @@ test_help (void **state)
   };
   for (gsize i = 0; i < G_N_ELEMENTS (helps); i++)
     {
-      r = run_cli (helps[i].cmd, "--help");
+      r = mact_test_run_cli (helps[i].cmd, "--help");
       expect_status (&r, 0);
       g_autofree char *usage = g_strdup_printf ("mact %s", helps[i].cmd);
       expect_in (r.out, "Usage:");
       expect_in (r.out, usage);
       for (guint j = 0; helps[i].options[j] != NULL; j++)
         expect_in (r.out, helps[i].options[j]);
-      run_result_clear (&r);
+      mact_test_run_clear (&r);
     }
 }
 
 static void
 test_usage_errors (void **state)
 {
-  RunResult r = run_cli ("infer", "a.json", "b.safetensors");
+  MactTestRun r = mact_test_run_cli ("infer", "a.json", "b.safetensors");
   expect_usage_error (&r, "CONFIG WEIGHTS INPUT");
-  r = run_cli ("infer", "a", "b", "c", "--topk", "0");
+  r = mact_test_run_cli ("infer", "a", "b", "c", "--topk", "0");
   expect_usage_error (&r, "--topk");
-  r = run_cli ("infer", "a", "b", "c", "--average-clips", "mean");
+  r = mact_test_run_cli ("infer", "a", "b", "c", "--average-clips", "mean");
   expect_usage_error (&r, "'mean'");
-  r = run_cli ("test", "a.json", "b.safetensors");
+  r = mact_test_run_cli ("test", "a.json", "b.safetensors");
   expect_usage_error (&r, "--ann LIST");
-  r = run_cli ("plugins", "extra");
+  r = mact_test_run_cli ("plugins", "extra");
   expect_usage_error (&r, "'extra'");
-  r = run_cli ("bench");
+  r = mact_test_run_cli ("bench");
   expect_usage_error (&r, "exactly one CONFIG");
-  r = run_cli ("bench", "a.json", "--shape", "1,x,3");
+  r = mact_test_run_cli ("bench", "a.json", "--shape", "1,x,3");
   expect_usage_error (&r, "'x' is not a positive size");
-  r = run_cli ("bench", "a.json", "--iters", "0");
+  r = mact_test_run_cli ("bench", "a.json", "--iters", "0");
   expect_usage_error (&r, "--iters");
 }
 
@@ -335,22 +287,22 @@ test_infer_rawframes (void **state)
   if (scores == NULL)
     fail_msg ("%s", error->message);
 
-  RunResult r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", f->labels,
+  MactTestRun r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", f->labels,
                          "--topk", "2");
   expect_status (&r, 0);
   g_autofree char *want = expected_top (scores, 2, TRUE);
   assert_string_equal (r.out, want);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* Without a label map the class indices stand in; topk beyond K gives K lines. */
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--topk", "9");
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--topk", "9");
   expect_status (&r, 0);
   g_autofree char *want3 = expected_top (scores, 3, FALSE);
   assert_string_equal (r.out, want3);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* --json: every score, and the top-k. */
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--json", "--labels", f->labels,
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--json", "--labels", f->labels,
                "--topk", "1");
   expect_status (&r, 0);
   g_autoptr(JsonObject) o = parse_object (r.out);
@@ -365,21 +317,21 @@ test_infer_rawframes (void **state)
   JsonObject *best = json_array_get_object_element (top, 0);
   assert_non_null (json_object_get_string_member (best, "label"));
   assert_int_equal (json_array_get_length (json_object_get_array_member (o, "labels")), 3);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* --average-clips none: one block per view (2 clips). */
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--average-clips", "none",
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--average-clips", "none",
                "--topk", "1");
   expect_status (&r, 0);
   expect_in (r.out, "view 0:\n  ");
   expect_in (r.out, "view 1:\n  ");
-  run_result_clear (&r);
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--average-clips", "score",
+  mact_test_run_clear (&r);
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--average-clips", "score",
                "--json");
   expect_status (&r, 0);
   g_autoptr(JsonObject) so = parse_object (r.out);
   assert_string_equal (json_object_get_string_member (so, "average_clips"), "score");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 static void
@@ -395,22 +347,22 @@ test_infer_npy_and_video (void **state)
   assert_true (mact_npy_save (npy, clip, &error));
   g_autoptr(MactTensor) scores = mact_inference_classify_tensor (f->inference, clip, &error);
   assert_null (error);
-  RunResult r = run_cli ("infer", f->model_cfg, f->weights, npy, "--labels", f->labels);
+  MactTestRun r = mact_test_run_cli ("infer", f->model_cfg, f->weights, npy, "--labels", f->labels);
   expect_status (&r, 0);
   g_autofree char *want = expected_top (scores, 3, TRUE);
   assert_string_equal (r.out, want);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* A video file. */
   g_autofree char *video = write_clip (f->dir, "clip.mp4", 90.0f);
   g_autoptr(MactTensor) vscores = mact_inference_classify_video (f->inference, video, &error);
   if (vscores == NULL)
     fail_msg ("%s", error->message);
-  r = run_cli ("infer", f->video_cfg, f->weights, video, "--topk", "3");
+  r = mact_test_run_cli ("infer", f->video_cfg, f->weights, video, "--topk", "3");
   expect_status (&r, 0);
   g_autofree char *vwant = expected_top (vscores, 3, FALSE);
   assert_string_equal (r.out, vwant);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 static void
@@ -420,52 +372,52 @@ test_infer_errors (void **state)
   g_autofree char *dir = data_path ("rawframes", "vid_a", NULL);
 
   g_autofree char *missing_cfg = g_build_filename (f->dir, "missing.json", NULL);
-  RunResult r = run_cli ("infer", missing_cfg, f->weights, dir);
+  MactTestRun r = mact_test_run_cli ("infer", missing_cfg, f->weights, dir);
   expect_failure (&r, "infer", "missing.json");
 
   g_autofree char *bad_cfg = write_file (f->dir, "bad.json", "{\"model\": {\"type\": ");
-  r = run_cli ("infer", bad_cfg, f->weights, dir);
+  r = mact_test_run_cli ("infer", bad_cfg, f->weights, dir);
   expect_failure (&r, "infer", "bad.json");
 
   g_autofree char *unknown = write_file (f->dir, "unknown.json",
                                          "{\"model\": {\"type\": \"Recognizer3D\", "
                                          "\"backbone\": {\"type\": \"NoSuchNet\"}}}");
-  r = run_cli ("infer", unknown, f->weights, dir);
+  r = mact_test_run_cli ("infer", unknown, f->weights, dir);
   expect_failure (&r, "infer", "NoSuchNet");
 
   g_autofree char *missing_w = g_build_filename (f->dir, "missing.safetensors", NULL);
-  r = run_cli ("infer", f->rawframe_cfg, missing_w, dir);
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, missing_w, dir);
   expect_failure (&r, "infer", "missing.safetensors");
 
   g_autofree char *missing_video = g_build_filename (f->dir, "missing.mp4", NULL);
-  r = run_cli ("infer", f->video_cfg, f->weights, missing_video);
+  r = mact_test_run_cli ("infer", f->video_cfg, f->weights, missing_video);
   expect_failure (&r, "infer", "missing.mp4");
 
   g_autofree char *text = write_file (f->dir, "notes.avi", "not a video at all\n");
-  r = run_cli ("infer", f->video_cfg, f->weights, text);
+  r = mact_test_run_cli ("infer", f->video_cfg, f->weights, text);
   expect_failure (&r, "infer", "notes.avi");
 
   g_autofree char *empty_dir = g_build_filename (f->dir, "no-frames", NULL);
   g_mkdir (empty_dir, 0700);
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, empty_dir);
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, empty_dir);
   expect_failure (&r, "infer", "no-frames");
 
   const gint64 wrong_shape[] = { 3, 16, 16 };
   g_autoptr(MactTensor) wrong = mact_test_random (3, wrong_shape, 1, 0, 1);
   g_autofree char *bad_npy = g_build_filename (f->dir, "wrong.npy", NULL);
   assert_true (mact_npy_save (bad_npy, wrong, NULL));
-  r = run_cli ("infer", f->model_cfg, f->weights, bad_npy);
+  r = mact_test_run_cli ("infer", f->model_cfg, f->weights, bad_npy);
   expect_failure (&r, "infer", "wrong.npy");
 
   g_autofree char *two = write_file (f->dir, "two.txt", "a\nb\n");
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", two);
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", two);
   expect_failure (&r, "infer", "two.txt");
   g_autofree char *missing_labels = g_build_filename (f->dir, "missing-labels.txt", NULL);
-  r = run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", missing_labels);
+  r = mact_test_run_cli ("infer", f->rawframe_cfg, f->weights, dir, "--labels", missing_labels);
   expect_failure (&r, "infer", "missing-labels.txt");
 
   /* A video with a config that has no pipeline. */
-  r = run_cli ("infer", f->model_cfg, f->weights, missing_video);
+  r = mact_test_run_cli ("infer", f->model_cfg, f->weights, missing_video);
   expect_failure (&r, "infer", "test pipeline");
 }
 
@@ -498,11 +450,11 @@ test_test_rawframes (void **state)
                      json_object_get_double_member (metrics, "mean_class_accuracy"));
 
   g_autofree char *out = g_build_filename (f->dir, "results.json", NULL);
-  RunResult r = run_cli ("test", f->rawframe_cfg, f->weights, "--ann", ann, "--data-prefix",
+  MactTestRun r = mact_test_run_cli ("test", f->rawframe_cfg, f->weights, "--ann", ann, "--data-prefix",
                          f->frames, "--out", out);
   expect_status (&r, 0);
   assert_string_equal (r.out, want);   /* no progress bar: not a terminal */
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   g_autofree char *text = NULL;
   assert_true (g_file_get_contents (out, &text, NULL, NULL));
@@ -527,11 +479,11 @@ test_test_rawframes (void **state)
                json_object_get_double_member (metrics, "top1_acc"));
 
   /* none: per-view scores go to --out, metrics are refused. */
-  r = run_cli ("test", f->rawframe_cfg, f->weights, "--ann", ann, "--data-prefix", f->frames,
+  r = mact_test_run_cli ("test", f->rawframe_cfg, f->weights, "--ann", ann, "--data-prefix", f->frames,
                "--average-clips", "none");
   expect_status (&r, 1);
   expect_in (r.err, "one row per view");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 static void
@@ -541,32 +493,32 @@ test_test_videos (void **state)
   g_free (write_clip (f->dir, "v0.avi", 40.0f));
   g_free (write_clip (f->dir, "v1.mkv", 200.0f));
   g_autofree char *list = write_file (f->dir, "videos.txt", "v0.avi 0\nv1.mkv 2\n");
-  RunResult r = run_cli ("test", f->video_cfg, f->weights, "--ann", list, "--data-prefix",
+  MactTestRun r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", list, "--data-prefix",
                          f->dir);
   expect_status (&r, 0);
   expect_in (r.out, "top1_acc: ");
   expect_in (r.out, "top5_acc: 1.0000\n");
   expect_in (r.out, "mean_class_accuracy: ");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* A list naming a video that is not there: the error names the sample and file. */
   g_autofree char *bad_list = write_file (f->dir, "bad.txt", "v0.avi 0\ngone.mp4 1\n");
-  r = run_cli ("test", f->video_cfg, f->weights, "--ann", bad_list, "--data-prefix", f->dir);
+  r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", bad_list, "--data-prefix", f->dir);
   expect_failure (&r, "test", "gone.mp4");
 
   g_autofree char *missing_list = g_build_filename (f->dir, "missing.txt", NULL);
-  r = run_cli ("test", f->video_cfg, f->weights, "--ann", missing_list);
+  r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", missing_list);
   expect_failure (&r, "test", "missing.txt");
 
   g_autofree char *malformed = write_file (f->dir, "malformed.txt", "v0.avi zero\n");
-  r = run_cli ("test", f->video_cfg, f->weights, "--ann", malformed);
+  r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", malformed);
   expect_failure (&r, "test", "malformed.txt:1");
 
-  r = run_cli ("test", f->model_cfg, f->weights, "--ann", list);
+  r = mact_test_run_cli ("test", f->model_cfg, f->weights, "--ann", list);
   expect_failure (&r, "test", "test pipeline");
 
   g_autofree char *empty = write_file (f->dir, "empty.txt", "\n");
-  r = run_cli ("test", f->video_cfg, f->weights, "--ann", empty);
+  r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", empty);
   expect_failure (&r, "test", "empty");
 }
 
@@ -575,7 +527,7 @@ test_test_videos (void **state)
 static void
 test_plugins (void **state)
 {
-  RunResult r = run_cli ("plugins");
+  MactTestRun r = mact_test_run_cli ("plugins");
   expect_status (&r, 0);
   expect_in (r.out, "native: ");
   expect_in (r.out, "cls: ");
@@ -587,21 +539,21 @@ test_plugins (void **state)
   expect_in (r.out, "    backbone  cls.ResNet\n");
   assert_null (strstr (r.out, "Failed to load"));
   assert_string_equal (r.err, "");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("plugins", "-v");
+  r = mact_test_run_cli ("plugins", "-v");
   expect_status (&r, 0);
   expect_in (r.out, "Search path:\n");
   expect_in (r.out, "    description: ");
   expect_in (r.out, "    license:     ");
   expect_in (r.out, "ResNet3d                         MactNativeVideoResNet3d\n");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* The loader's fixture plugins: each fails in its own way and is listed with why. */
   const char *fixtures = g_getenv ("MACT_TEST_PLUGIN_DIR");
   assert_non_null (fixtures);
   g_autofree char *path = g_strdup_printf ("MACT_PLUGIN_PATH=%s", fixtures);
-  r = run_cli_envv ((const char *const[]) { path, NULL },
+  r = mact_test_run_cli_envv ((const char *const[]) { path, NULL },
                     (const char *const[]) { "plugins", NULL });
   expect_status (&r, 0);
   expect_in (r.out, "Failed to load (");
@@ -609,7 +561,7 @@ test_plugins (void **state)
   expect_in (r.out, "libmact-cls-namemismatch.so");
   /* Reported in the listing only, not again as log warnings. */
   assert_null (strstr (r.err, "WARNING"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 /* The registry listing `mact plugins` is built on. */
@@ -648,7 +600,7 @@ static void
 test_bench (void **state)
 {
   Fixture *f = *state;
-  RunResult r = run_cli ("bench", f->model_cfg, "--shape", "1,1,3,4,16,16", "--shape",
+  MactTestRun r = mact_test_run_cli ("bench", f->model_cfg, "--shape", "1,1,3,4,16,16", "--shape",
                          "2,1,3,4,16,16", "--iters", "3", "--warmup", "1", "--threads", "1");
   expect_status (&r, 0);
   expect_in (r.out, "Recognizer3D, weights random, 1 threads\n");
@@ -656,10 +608,10 @@ test_bench (void **state)
   expect_in (r.out, "shape 2,1,3,4,16,16: median ");
   expect_in (r.out, " clips/s, ");
   expect_in (r.out, "time to first result: ");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* The shape from the test pipeline, weights from a file, JSON out. */
-  r = run_cli ("bench", f->video_cfg, "--weights", f->weights, "--iters", "2", "--warmup",
+  r = mact_test_run_cli ("bench", f->video_cfg, "--weights", f->weights, "--iters", "2", "--warmup",
                "0", "--json");
   expect_status (&r, 0);
   g_autoptr(JsonObject) o = parse_object (r.out);
@@ -676,15 +628,15 @@ test_bench (void **state)
   /* 2 views per run: twice as many clips as samples. */
   assert_true (fabs (json_object_get_double_member (res, "clips_per_s") -
                      2 * json_object_get_double_member (res, "samples_per_s")) < 1e-6);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* No shape and no pipeline; a shape the model cannot take; a bad config. */
-  r = run_cli ("bench", f->model_cfg);
+  r = mact_test_run_cli ("bench", f->model_cfg);
   expect_failure (&r, "bench", "no --shape");
-  r = run_cli ("bench", f->model_cfg, "--shape", "1,3,16,16");
+  r = mact_test_run_cli ("bench", f->model_cfg, "--shape", "1,3,16,16");
   expect_failure (&r, "bench", "shape 1,3,16,16");
   g_autofree char *missing = g_build_filename (f->dir, "missing.json", NULL);
-  r = run_cli ("bench", missing);
+  r = mact_test_run_cli ("bench", missing);
   expect_failure (&r, "bench", "missing.json");
 }
 

@@ -5,92 +5,51 @@
 #include "mact-test.h"
 
 #include <string.h>
-#include <sys/wait.h>
 #include <glib/gstdio.h>
-
-typedef struct {
-  int   status;
-  char *out;
-  char *err;
-} RunResult;
-
-static void
-run_result_clear (RunResult *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-}
-
-static RunResult
-run_cli (const char *first, ...)
-{
-  const char *cli = g_getenv ("MACT_TEST_CLI");
-  assert_non_null (cli);
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_ptr_array_add (argv, (gpointer) cli);
-  va_list ap;
-  va_start (ap, first);
-  for (const char *a = first; a != NULL; a = va_arg (ap, const char *))
-    g_ptr_array_add (argv, (gpointer) a);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  RunResult r = { 0 };
-  int wait_status = 0;
-  g_autoptr(GError) error = NULL;
-  /* The child must not inherit valgrind's LD_PRELOAD-free environment issues: it runs
-   * natively either way, since the test binary, not the child, is under valgrind. */
-  assert_true (g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL,
-                             &r.out, &r.err, &wait_status, &error));
-  assert_null (error);
-  assert_true (WIFEXITED (wait_status));
-  r.status = WEXITSTATUS (wait_status);
-  return r;
-}
 
 static void
 test_help_and_version (void **state)
 {
-  RunResult r = run_cli ("--version", NULL);
+  MactTestRun r = mact_test_run_cli ("--version", NULL);
   assert_int_equal (r.status, 0);
   g_autofree char *expected = g_strdup_printf ("mact %s\n", MACT_VERSION_S);
   assert_string_equal (r.out, expected);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("--help", NULL);
+  r = mact_test_run_cli ("--help", NULL);
   assert_int_equal (r.status, 0);
   assert_non_null (strstr (r.out, "train"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("train", "--help", NULL);
+  r = mact_test_run_cli ("train", "--help", NULL);
   assert_int_equal (r.status, 0);
   assert_non_null (strstr (r.out, "--resume-from"));
   assert_non_null (strstr (r.out, "--validate"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 static void
 test_usage_errors (void **state)
 {
-  RunResult r = run_cli (NULL);
+  MactTestRun r = mact_test_run_cli (NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "Usage"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("frobnicate", NULL);
+  r = mact_test_run_cli ("frobnicate", NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "unknown command 'frobnicate'"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("train", NULL);
+  r = mact_test_run_cli ("train", NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "exactly one CONFIG"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
-  r = run_cli ("train", "--no-such-option", "x.json", NULL);
+  r = mact_test_run_cli ("train", "--no-such-option", "x.json", NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "no-such-option"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 }
 
 static void
@@ -101,26 +60,26 @@ test_runtime_errors (void **state)
   assert_null (error);
 
   g_autofree char *missing = g_build_filename (dir, "missing.json", NULL);
-  RunResult r = run_cli ("train", missing, NULL);
+  MactTestRun r = mact_test_run_cli ("train", missing, NULL);
   assert_int_equal (r.status, 1);
   assert_true (g_str_has_prefix (r.err, "mact train: "));
   assert_non_null (strstr (r.err, "missing.json"));
   assert_string_equal (r.out, "");
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   g_autofree char *bad = g_build_filename (dir, "bad.json", NULL);
   assert_true (g_file_set_contents (bad, "{\"model\": {\"type\": \"Recognizer2D\"", -1, NULL));
-  r = run_cli ("train", bad, NULL);
+  r = mact_test_run_cli ("train", bad, NULL);
   assert_int_equal (r.status, 1);
   assert_non_null (strstr (r.err, "bad.json"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   g_autofree char *no_epochs = g_build_filename (dir, "no-epochs.json", NULL);
   assert_true (g_file_set_contents (no_epochs, "{\"model\": {}}", -1, NULL));
-  r = run_cli ("train", no_epochs, NULL);
+  r = mact_test_run_cli ("train", no_epochs, NULL);
   assert_int_equal (r.status, 1);
   assert_non_null (strstr (r.err, "total_epochs"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   g_unlink (missing);
   g_unlink (bad);
@@ -153,7 +112,7 @@ test_train_runs (void **state)
   g_autofree char *work = g_build_filename (dir, "work", NULL);
   assert_true (g_file_set_contents (config, tiny_train, -1, NULL));
 
-  RunResult r = run_cli ("train", config, "--work-dir", work, "--validate", "--seed", "5",
+  MactTestRun r = mact_test_run_cli ("train", config, "--work-dir", work, "--validate", "--seed", "5",
                          "--threads", "1", NULL);
   if (r.status != 0)
     fail_msg ("mact train failed: %s", r.err);
@@ -164,7 +123,7 @@ test_train_runs (void **state)
   assert_non_null (strstr (r.out, "top1_acc: "));
   assert_non_null (strstr (r.out, "Training done: 2 epochs, 4 iterations"));
   assert_null (strstr (r.out, "\r"));   /* not a terminal: no progress bar */
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   g_autofree char *latest = g_build_filename (work, "latest.json", NULL);
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -176,10 +135,10 @@ test_train_runs (void **state)
                        "epoch_2.safetensors");
 
   /* Resuming at the end trains nothing more and succeeds. */
-  r = run_cli ("train", config, "--work-dir", work, "--resume-from", latest, NULL);
+  r = mact_test_run_cli ("train", config, "--work-dir", work, "--resume-from", latest, NULL);
   assert_int_equal (r.status, 0);
   assert_non_null (strstr (r.out, "Training done: 2 epochs, 4 iterations"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* Clean up the work directory. */
   g_autoptr(GDir) d = g_dir_open (work, 0, NULL);
@@ -230,7 +189,7 @@ test_demo_runs (void **state)
   g_autofree char *dir = g_dir_make_tmp ("mact-demo-XXXXXX", &error);
   g_autofree char *work = g_build_filename (dir, "demo", NULL);
 
-  RunResult r = run_cli ("demo", "--epochs", "1", "--train-samples", "16",
+  MactTestRun r = mact_test_run_cli ("demo", "--epochs", "1", "--train-samples", "16",
                          "--work-dir", work, "--threads", "1", NULL);
   if (r.status != 0)
     fail_msg ("mact demo failed: %s", r.err);
@@ -255,39 +214,39 @@ test_demo_runs (void **state)
   g_autofree char *top_name = NULL;
   double top_prob = -1;
   demo_top1 (r.out, "00_move_right.mp4", &top_name, &top_prob);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
   g_autofree char *config = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "..", "configs",
                                               "synthetic", "r3d_r18_8x1x1_synthetic.json",
                                               NULL);
   g_autofree char *weights = g_build_filename (work, "epoch_1.safetensors", NULL);
   g_autofree char *clip0 = g_build_filename (work, "clips", "00_move_right.mp4", NULL);
-  r = run_cli ("infer", config, weights, clip0, "--labels", labels, "--topk", "1",
+  r = mact_test_run_cli ("infer", config, weights, clip0, "--labels", labels, "--topk", "1",
                "--threads", "1", NULL);
   if (r.status != 0)
     fail_msg ("mact infer failed: %s", r.err);
   g_autofree char *expected = g_strdup_printf ("%s: ", top_name);
   assert_true (g_str_has_prefix (r.out, expected));
   assert_float_equal (g_ascii_strtod (r.out + strlen (expected), NULL), top_prob, 1.5e-3);
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   /* Usage and run-time errors. */
-  r = run_cli ("demo", "--epochs", "-1", NULL);
+  r = mact_test_run_cli ("demo", "--epochs", "-1", NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "--epochs"));
-  run_result_clear (&r);
-  r = run_cli ("demo", "extra", NULL);
+  mact_test_run_clear (&r);
+  r = mact_test_run_cli ("demo", "extra", NULL);
   assert_int_equal (r.status, 2);
   assert_non_null (strstr (r.err, "extra"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
   g_autofree char *blocker = g_build_filename (dir, "a-file", NULL);
   assert_true (g_file_set_contents (blocker, "", -1, NULL));
   g_autofree char *under_file = g_build_filename (blocker, "work", NULL);
-  r = run_cli ("demo", "--epochs", "1", "--train-samples", "4", "--work-dir", under_file,
+  r = mact_test_run_cli ("demo", "--epochs", "1", "--train-samples", "4", "--work-dir", under_file,
                NULL);
   assert_int_equal (r.status, 1);
   assert_true (g_str_has_prefix (r.err, "mact demo: "));
   assert_non_null (strstr (r.err, "a-file"));
-  run_result_clear (&r);
+  mact_test_run_clear (&r);
 
   mact_test_remove_tree (dir);
 }

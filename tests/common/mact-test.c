@@ -7,6 +7,7 @@
 #include <json-glib/json-glib.h>
 #include <math.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct _MactTestFixture {
   GHashTable *tensors;   /* name -> MactTensor */
@@ -347,4 +348,41 @@ mact_test_remove_tree (const char *dir)
         g_unlink (path);
     }
   g_rmdir (dir);
+}
+
+void
+mact_test_run_clear (MactTestRun *r)
+{
+  g_clear_pointer (&r->out, g_free);
+  g_clear_pointer (&r->err, g_free);
+}
+
+MactTestRun
+mact_test_run_cli_envv (const char *const *env_extra, const char *const *args)
+{
+  const char *cli = g_getenv ("MACT_TEST_CLI");
+  assert_non_null (cli);
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_ptr_array_add (argv, (gpointer) cli);
+  for (guint i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  g_auto(GStrv) envp = g_get_environ ();
+  for (guint i = 0; env_extra != NULL && env_extra[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (env_extra[i], "=", 2);
+      envp = g_environ_setenv (envp, kv[0], kv[1], TRUE);
+    }
+  envp = g_environ_setenv (envp, "MACT_NUM_THREADS", "1", TRUE);
+
+  MactTestRun r = { 0 };
+  int wait_status = 0;
+  g_autoptr(GError) error = NULL;
+  assert_true (g_spawn_sync (NULL, (char **) argv->pdata, envp, G_SPAWN_DEFAULT, NULL, NULL,
+                             &r.out, &r.err, &wait_status, &error));
+  assert_null (error);
+  assert_true (WIFEXITED (wait_status));
+  r.status = WEXITSTATUS (wait_status);
+  return r;
 }

@@ -69,3 +69,19 @@ typedef MactTensor *(*MactTestFunc) (MactTensor **inputs, gpointer user_data,
  * atol = rtol * max(1, max|numeric|).  Inputs must be contiguous leaf tensors. */
 void  mact_test_gradcheck (MactTestFunc func, MactTensor **inputs, guint n_inputs,
                            gpointer user_data, double eps, double rtol);
+
+/* The `mact` program (MACT_TEST_CLI, the build tree's) run as a child process. */
+typedef struct {
+  int   status;   /* the exit status */
+  char *out;
+  char *err;
+} MactTestRun;
+
+void        mact_test_run_clear    (MactTestRun *r);
+/* Runs `mact ARGS...` (@args NULL-terminated) with @env_extra ("NAME=value" strings,
+ * nullable) added to the environment.  Children run single-threaded: several tests run
+ * at once on a small machine.  Fails the test if the child cannot be started or does not
+ * exit normally. */
+MactTestRun mact_test_run_cli_envv (const char *const *env_extra, const char *const *args);
+#define mact_test_run_cli(...) \
+  mact_test_run_cli_envv (NULL, (const char *const[]) { __VA_ARGS__, NULL })
