@@ -199,27 +199,6 @@ parse_object (const char *text)
   return json_object_ref (json_node_get_object (root));
 }
 
-/* Writes a 12-frame 32x24 clip whose frame t has a bar at column 2t. */
-static char *
-write_clip (const char *dir, const char *name, float base)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr(MactVideoWriter) w = mact_video_writer_new (path, 32, 24, 25.0, &error);
-  if (w == NULL)
-    fail_msg ("%s", error->message);
-  const gint64 shape[] = { 12, 24, 32, 3 };
-  g_autoptr(MactTensor) frames = mact_tensor_new_full (4, shape, base, &error);
-  float *d = mact_tensor_get_data (frames);
-  for (gint t = 0; t < 12; t++)
-    for (gint y = 0; y < 24; y++)
-      for (gint c = 0; c < 3; c++)
-        d[((t * 24 + y) * 32 + 2 * t) * 3 + c] = 255.0f;
-  if (!mact_video_writer_write (w, frames, &error) || !mact_video_writer_close (w, &error))
-    fail_msg ("%s", error->message);
-  return g_steal_pointer (&path);
-}
-
 /* ------------------------------------------------------------------ help and usage */
 
 static void
@@ -354,7 +333,7 @@ test_infer_npy_and_video (void **state)
   mact_test_run_clear (&r);
 
   /* A video file. */
-  g_autofree char *video = write_clip (f->dir, "clip.mp4", 90.0f);
+  g_autofree char *video = mact_test_write_bar_clip (f->dir, "clip.mp4", 12, 90.0f, 2, 0);
   g_autoptr(MactTensor) vscores = mact_inference_classify_video (f->inference, video, &error);
   if (vscores == NULL)
     fail_msg ("%s", error->message);
@@ -490,8 +469,8 @@ static void
 test_test_videos (void **state)
 {
   Fixture *f = *state;
-  g_free (write_clip (f->dir, "v0.avi", 40.0f));
-  g_free (write_clip (f->dir, "v1.mkv", 200.0f));
+  g_free (mact_test_write_bar_clip (f->dir, "v0.avi", 12, 40.0f, 2, 0));
+  g_free (mact_test_write_bar_clip (f->dir, "v1.mkv", 12, 200.0f, 2, 0));
   g_autofree char *list = write_file (f->dir, "videos.txt", "v0.avi 0\nv1.mkv 2\n");
   MactTestRun r = mact_test_run_cli ("test", f->video_cfg, f->weights, "--ann", list, "--data-prefix",
                          f->dir);

@@ -782,27 +782,6 @@ test_inference_rawframes (void **state)
   model_teardown (&m);
 }
 
-/* Writes a 12-frame 32x24 clip whose frame t has a bar at column 2t. */
-static char *
-write_clip (const char *dir, const char *name, float base)
-{
-  g_autoptr(GError) error = NULL;
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr(MactVideoWriter) w = mact_video_writer_new (path, 32, 24, 25.0, &error);
-  if (w == NULL)
-    fail_msg ("%s", error->message);
-  const gint64 shape[] = { 12, 24, 32, 3 };
-  g_autoptr(MactTensor) frames = mact_tensor_new_full (4, shape, base, &error);
-  float *d = mact_tensor_get_data (frames);
-  for (gint t = 0; t < 12; t++)
-    for (gint y = 0; y < 24; y++)
-      for (gint c = 0; c < 3; c++)
-        d[((t * 24 + y) * 32 + 2 * t) * 3 + c] = 255.0f;
-  if (!mact_video_writer_write (w, frames, &error) || !mact_video_writer_close (w, &error))
-    fail_msg ("%s", error->message);
-  return g_steal_pointer (&path);
-}
-
 static void
 test_inference_video (void **state)
 {
@@ -810,7 +789,7 @@ test_inference_video (void **state)
   model_setup (&m);
   g_autoptr(MactInference) inf = inference_new (&m, config_with_pipeline, NULL);
   g_autoptr(GError) error = NULL;
-  g_autofree char *video = write_clip (m.dir, "clip.avi", 60.0f);
+  g_autofree char *video = mact_test_write_bar_clip (m.dir, "clip.avi", 12, 60.0f, 2, 0);
 
   g_autoptr(MactPipeline) pipeline = test_pipeline ();
   g_autoptr(MactTensorDict) result = mact_pipeline_run_video (pipeline, video, NULL, NULL,
@@ -1027,8 +1006,8 @@ test_video_dataset (void **state)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *dir = g_dir_make_tmp ("mact-vds-XXXXXX", &error);
-  g_autofree char *v0 = write_clip (dir, "v0.avi", 30.0f);
-  g_free (write_clip (dir, "v1.mp4", 150.0f));
+  g_autofree char *v0 = mact_test_write_bar_clip (dir, "v0.avi", 12, 30.0f, 2, 0);
+  g_free (mact_test_write_bar_clip (dir, "v1.mp4", 12, 150.0f, 2, 0));
   g_autofree char *list = g_build_filename (dir, "list.txt", NULL);
   assert_true (g_file_set_contents (list, "v0.avi 1\nv1.mp4 0\nmissing.mp4 1\n", -1, NULL));
 

@@ -3,6 +3,7 @@
  * rawframe directory or frames in memory.  The transforms live in mact-transform-*.c;
  * this file builds them by type name, checks their order, and runs them. */
 #include "mact-pipeline-private.h"
+#include "mact-cancel-private.h"
 
 #include <string.h>
 
@@ -296,6 +297,8 @@ run_steps (MactPipeline *self, MactPipelineState *st, gboolean sample_only, GErr
       const MactTransform *step = g_ptr_array_index (self->steps, i);
       if (sample_only && step->kind != MACT_STEP_SAMPLE)
         continue;
+      if (!mact_cancel_check ("pipeline", error))
+        return FALSE;
       if (!step->apply (step, st, error))
         return FALSE;
     }

@@ -6,6 +6,7 @@
  * smoothing also applies to single-label heads (0.x silently ignores it there, issues
  * #427/#1639; 1.x fixed it the same way: hard labels become one-hot, then smoothed). */
 #include "mact-tensor-private.h"
+#include "mact-cancel-private.h"
 
 #include <math.h>
 
@@ -305,6 +306,8 @@ mact_head_forward_head (MactHead *self, GPtrArray *inputs, gint num_segs, GError
                    "head %s does not implement forward_head", G_OBJECT_TYPE_NAME (self));
       return NULL;
     }
+  if (!mact_cancel_check (G_OBJECT_TYPE_NAME (self), error))
+    return NULL;
   return klass->forward_head (self, inputs, num_segs, error);
 }
 
@@ -338,6 +341,8 @@ mact_head_forward_fcn (MactHead *self, GPtrArray *inputs, GError **error)
                    "TPNHead has one", name != NULL ? name : G_OBJECT_TYPE_NAME (self));
       return NULL;
     }
+  if (!mact_cancel_check (G_OBJECT_TYPE_NAME (self), error))
+    return NULL;
   return klass->forward_fcn (self, inputs, error);
 }
 

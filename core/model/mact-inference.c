@@ -52,6 +52,12 @@ enum {
 };
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  SIGNAL_PROGRESS,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
 static void
 mact_inference_set_property (GObject *object, guint prop_id, const GValue *value,
                              GParamSpec *pspec)
@@ -167,6 +173,23 @@ mact_inference_class_init (MactInferenceClass *klass)
                       0, G_MAXINT / 2, 1,
                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * MactInference::progress:
+   * @inference: the inference
+   * @done: samples classified so far
+   * @total: samples in all
+   *
+   * Emitted after each sample of mact_inference_classify_dataset_async(), in the
+   * thread-default main context of the thread that started it, so a user interface can
+   * bind a progress bar to it directly.  (The synchronous
+   * mact_inference_classify_dataset() calls its progress function instead.)
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_UINT);
 }
 
 static void
@@ -579,10 +602,10 @@ layout_name (MactInference *self)
 static MactTensor *
 forward_one (MactInference *self, MactTensor *batch, GError **error)
 {
-  g_autoptr(MactTensor) scores = NULL;
-  MACT_NO_GRAD_BEGIN;
-  scores = mact_recognizer_forward_test (self->recognizer, batch, error);
-  MACT_NO_GRAD_END;
+  /* classify: no-grad, and the cancellable of an async call made current by its worker
+   * still applies between the layers. */
+  g_autoptr(MactTensor) scores = mact_recognizer_classify (self->recognizer, batch, NULL,
+                                                           error);
   if (scores == NULL)
     return NULL;
   if (mact_tensor_get_ndim (scores) == 2 && mact_tensor_get_size (scores, 0) == 1)

@@ -1,5 +1,6 @@
 /* mact-neck.c: the abstract kind of necks. */
 #include "mact-tensor-private.h"
+#include "mact-cancel-private.h"
 
 G_DEFINE_ABSTRACT_TYPE (MactNeck, mact_neck, MACT_TYPE_MODULE)
 
@@ -39,5 +40,7 @@ mact_neck_forward_neck (MactNeck *self, GPtrArray *inputs, MactTensor *target,
                    "neck %s does not implement forward_neck", G_OBJECT_TYPE_NAME (self));
       return NULL;
     }
+  if (!mact_cancel_check (G_OBJECT_TYPE_NAME (self), error))
+    return NULL;
   return klass->forward_neck (self, inputs, target, aux_losses, error);
 }

@@ -11,10 +11,40 @@
  * a critical, and bindings can build any block from its type name and properties. */
 #include "mact-tensor-private.h"
 #include "mact-module-private.h"
+#include "mact-cancel-private.h"
 
 #include <math.h>
 
 G_DEFINE_QUARK (mact-module-error-quark, mact_module_error)
+
+/* ------------------------------------------------------------------ cancellation */
+
+/* Borrowed: the scope that set it holds a reference until it ends. */
+static _Thread_local GCancellable *thread_cancellable;
+
+GCancellable *
+mact_cancel_scope_begin (GCancellable *cancellable)
+{
+  GCancellable *previous = thread_cancellable;
+  if (cancellable != NULL)
+    thread_cancellable = cancellable;
+  return previous;
+}
+
+void
+mact_cancel_scope_end (GCancellable *previous)
+{
+  thread_cancellable = previous;
+}
+
+gboolean
+mact_cancel_check (const char *what, GError **error)
+{
+  if (G_LIKELY (thread_cancellable == NULL) || !g_cancellable_is_cancelled (thread_cancellable))
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "%s: cancelled", what);
+  return FALSE;
+}
 
 typedef struct {
   char       *name;
@@ -1147,7 +1177,9 @@ mact_module_init_weights (MactModule *self, MactGenerator *generator, GError **e
  *
  * Errors: %MACT_MODULE_ERROR_NOT_IMPLEMENTED when the class has no forward;
  * %MACT_MODULE_ERROR_INVALID_INPUT for the wrong number or kind of inputs; errors of the
- * ops it runs.
+ * ops it runs; %G_IO_ERROR_CANCELLED when it runs inside mact_recognizer_classify() (or
+ * an async classification) whose #GCancellable has been cancelled: the check comes
+ * before every layer, so a cancelled classification stops at the next layer.
  *
  * Returns: (transfer container) (element-type MactTensor) (nullable): the outputs (the
  *   array holds a reference to each and releases them when freed), or %NULL with @error
@@ -1169,6 +1201,10 @@ mact_module_forward (MactModule *self, GPtrArray *inputs, GError **error)
                    "%s does not implement forward", G_OBJECT_TYPE_NAME (self));
       return NULL;
     }
+  /* Between layers is where a classification can stop without leaving anything
+   * half-written: each layer's output is a new tensor. */
+  if (!mact_cancel_check (G_OBJECT_TYPE_NAME (self), error))
+    return NULL;
   GPtrArray *outputs = klass->forward (self, inputs, error);
   if (outputs == NULL)
     return NULL;

@@ -68,6 +68,10 @@ struct _MactRunner
   struct _GradBuckets *buckets;     /* built at the first distributed backward */
 
   FILE            *log_file;
+
+  /* While mact_runner_train_async() runs: where ::log and ::progress go (the caller's
+   * thread-default main context), instead of the training thread. */
+  GMainContext    *signal_context;
 };
 
 enum {
@@ -81,6 +85,7 @@ enum {
 
 enum {
   SIGNAL_LOG,
+  SIGNAL_PROGRESS,
   N_SIGNALS
 };
 
@@ -233,6 +238,23 @@ mact_runner_class_init (MactRunnerClass *klass)
   signals[SIGNAL_LOG] =
     g_signal_new ("log", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                   G_TYPE_NONE, 1, JSON_TYPE_OBJECT);
+
+  /**
+   * MactRunner::progress:
+   * @runner: the runner
+   * @iter: training iterations done, counted over the whole run (a resumed run starts
+   *   where its checkpoint left off)
+   * @max_iters: iterations of all epochs
+   *
+   * Emitted after each training iteration, on every rank, so a user interface can show
+   * a progress bar (@iter / @max_iters).  With mact_runner_train_async() it is emitted in
+   * the caller's thread-default main context, as #MactRunner::log is.
+   *
+   * Since: 0.1
+   */
+  signals[SIGNAL_PROGRESS] =
+    g_signal_new ("progress", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                  NULL, G_TYPE_NONE, 2, G_TYPE_UINT64, G_TYPE_UINT64);
 }
 
 static void
@@ -1101,10 +1123,68 @@ broadcast_state (MactRunner *self, GError **error)
 
 /* ------------------------------------------------------------------ logging */
 
+typedef struct {
+  MactRunner *runner;
+  guint       signal;
+  JsonObject *entry;        /* ::log */
+  guint64     iter;         /* ::progress */
+  guint64     max_iters;
+} SignalEvent;
+
+static void
+signal_event_free (gpointer data)
+{
+  SignalEvent *e = data;
+  g_object_unref (e->runner);
+  g_clear_pointer (&e->entry, json_object_unref);
+  g_free (e);
+}
+
+static gboolean
+signal_event_dispatch (gpointer data)
+{
+  SignalEvent *e = data;
+  if (e->signal == SIGNAL_LOG)
+    g_signal_emit (e->runner, signals[SIGNAL_LOG], 0, e->entry);
+  else
+    g_signal_emit (e->runner, signals[SIGNAL_PROGRESS], 0, e->iter, e->max_iters);
+  return G_SOURCE_REMOVE;
+}
+
+/* Emits ::log or ::progress here, or, during train_async, posts it to the caller's
+ * context: through a source attached there (never g_main_context_invoke, which would
+ * run it on this thread whenever the context is momentarily free), at the priority
+ * GTask returns its result with, so the events arrive in order and before the
+ * callback. */
+static void
+emit_signal (MactRunner *self, guint signal, JsonObject *entry, guint64 iter,
+             guint64 max_iters)
+{
+  if (self->signal_context == NULL)
+    {
+      if (signal == SIGNAL_LOG)
+        g_signal_emit (self, signals[SIGNAL_LOG], 0, entry);
+      else
+        g_signal_emit (self, signals[SIGNAL_PROGRESS], 0, iter, max_iters);
+      return;
+    }
+  SignalEvent *e = g_new0 (SignalEvent, 1);
+  e->runner = g_object_ref (self);
+  e->signal = signal;
+  e->entry = entry != NULL ? json_object_ref (entry) : NULL;
+  e->iter = iter;
+  e->max_iters = max_iters;
+  g_autoptr(GSource) source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, signal_event_dispatch, e, signal_event_free);
+  g_source_set_static_name (source, "[mact] MactRunner signal");
+  g_source_attach (source, self->signal_context);
+}
+
 static void
 emit_log (MactRunner *self, JsonObject *entry)
 {
-  g_signal_emit (self, signals[SIGNAL_LOG], 0, entry);
+  emit_signal (self, SIGNAL_LOG, entry, 0, 0);
   if (self->rank != 0 || self->log_file == NULL)
     return;
 
@@ -1504,6 +1584,7 @@ run_epoch (MactRunner *self, MactDataLoader *loader, GCancellable *cancellable,
       if (!mact_optimizer_step (self->optimizer, error))
         goto out;
       self->iter++;
+      emit_signal (self, SIGNAL_PROGRESS, NULL, self->iter, max_iters);
 
       const guint nv = mact_tensor_dict_get_size (log_vars);
       for (guint i = 0; i < nv; i++)
@@ -1668,4 +1749,76 @@ mact_runner_train (MactRunner    *self,
   if (self->world_size > 1)
     mact_recognizer_set_log_vars_reducer (self->model, NULL, NULL, NULL);
   return ok;
+}
+
+static void
+train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
+{
+  MactRunner *self = source;
+  GError *error = NULL;
+  const gboolean ok = mact_runner_train (self, cancellable, &error);
+  /* Every signal has been posted (each event holds what it needs); let the context go
+   * before returning, so a new train_async from the callback finds the runner free. */
+  g_clear_pointer (&self->signal_context, g_main_context_unref);
+  if (ok)
+    g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
+}
+
+/**
+ * mact_runner_train_async:
+ * @self: a runner
+ * @cancellable: (nullable): checked between iterations
+ * @callback: (scope async) (closure user_data): called when training ends
+ * @user_data: data for @callback
+ *
+ * mact_runner_train() in a worker thread.  While it runs, #MactRunner::log and
+ * #MactRunner::progress are emitted in the thread-default main context of the calling
+ * thread, so a user interface can connect to them directly; @callback runs there too,
+ * after the last of them.  Call mact_runner_train_finish() in @callback.
+ *
+ * Checkpoints are written atomically, so cancelling leaves the work directory with the
+ * last complete epoch's checkpoint, from which a new run resumes.  Only one training
+ * may run on a runner at a time.
+ *
+ * Since: 0.1
+ */
+void
+mact_runner_train_async (MactRunner *self, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (MACT_IS_RUNNER (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+  g_return_if_fail (self->signal_context == NULL);
+
+  g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, mact_runner_train_async);
+  self->signal_context = g_main_context_ref (g_task_get_context (task));
+  g_task_run_in_thread (task, train_thread);
+}
+
+/**
+ * mact_runner_train_finish:
+ * @self: the runner
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Ends mact_runner_train_async().
+ *
+ * Errors: those of mact_runner_train(); %G_IO_ERROR_CANCELLED when the cancellable was
+ * cancelled.
+ *
+ * Returns: %TRUE when all epochs ran
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_runner_train_finish (MactRunner *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (MACT_IS_RUNNER (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == mact_runner_train_async,
+                        FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
 }

@@ -105,6 +105,53 @@ MactTensor     *mact_inference_classify_dataset   (MactInference             *se
                                                    GCancellable              *cancellable,
                                                    GError                   **error);
 
+/* Asynchronous variants: the work runs in a worker thread, the callback in the
+ * caller's thread-default main context.  A cancelled @cancellable stops the work
+ * between pipeline steps and between the recognizer's layers; the finish function then
+ * fails with G_IO_ERROR_CANCELLED. */
+MACT_AVAILABLE_IN_0_1
+void            mact_inference_new_from_files_async   (const char          *config_path,
+                                                       const char          *weights,
+                                                       const char          *average_clips,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+MactInference  *mact_inference_new_from_files_finish  (GAsyncResult        *result,
+                                                       GError             **error);
+MACT_AVAILABLE_IN_0_1
+void            mact_inference_classify_file_async    (MactInference       *self,
+                                                       const char          *path,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_inference_classify_file_finish   (MactInference       *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
+MACT_AVAILABLE_IN_0_1
+void            mact_inference_classify_video_async   (MactInference       *self,
+                                                       const char          *path,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_inference_classify_video_finish  (MactInference       *self,
+                                                       GAsyncResult        *result,
+                                                       GError             **error);
+/* Emits MactInference::progress in the caller's main context after each sample. */
+MACT_AVAILABLE_IN_0_1
+void            mact_inference_classify_dataset_async (MactInference       *self,
+                                                       MactDataset         *dataset,
+                                                       GCancellable        *cancellable,
+                                                       GAsyncReadyCallback  callback,
+                                                       gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_inference_classify_dataset_finish (MactInference      *self,
+                                                        GAsyncResult       *result,
+                                                        MactTensor        **labels,
+                                                        GError            **error);
+
 /* A label map: one class name per line, the class index being the 0-based line
  * number.  MACT_DATA_ERROR_IO / MACT_DATA_ERROR_PARSE naming the file (and line). */
 MACT_AVAILABLE_IN_0_1

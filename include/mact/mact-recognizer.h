@@ -35,6 +35,9 @@ G_BEGIN_DECLS
  * @MACT_RECOGNIZER_ERROR_NO_HEAD: the operation needs a cls_head and there is none.
  * @MACT_RECOGNIZER_ERROR_NOT_IMPLEMENTED: the recognizer cannot do this (gradcam of the
  *   audio recognizer).
+ * @MACT_RECOGNIZER_ERROR_MODE: the operation needs evaluation mode (mact_module_eval())
+ *   and the recognizer is in training mode: mact_recognizer_classify(), which may run
+ *   on several threads at once, must not update batch-norm statistics.
  *
  * Error codes in the %MACT_RECOGNIZER_ERROR domain.
  *
@@ -46,6 +49,7 @@ typedef enum {
   MACT_RECOGNIZER_ERROR_TYPE,
   MACT_RECOGNIZER_ERROR_NO_HEAD,
   MACT_RECOGNIZER_ERROR_NOT_IMPLEMENTED,
+  MACT_RECOGNIZER_ERROR_MODE,
 } MactRecognizerError;
 
 MACT_AVAILABLE_IN_0_1
@@ -140,6 +144,39 @@ gboolean        mact_recognizer_load_weights   (MactRecognizer  *self,
                                                 const char      *path,
                                                 gboolean         strict,
                                                 GError         **error);
+
+/* Asynchronous loading: the same in a worker thread; the callback runs in the caller's
+ * thread-default main context.  Do not classify while weights load. */
+MACT_AVAILABLE_IN_0_1
+void            mact_recognizer_load_weights_async  (MactRecognizer      *self,
+                                                     const char          *path,
+                                                     gboolean             strict,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+gboolean        mact_recognizer_load_weights_finish (MactRecognizer      *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
+
+/* Classifying: forward_test in a no-grad scope, in evaluation mode, checking
+ * @cancellable before every layer.  Safe to call from many threads at once on one
+ * recognizer (see the function's documentation). */
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_recognizer_classify            (MactRecognizer      *self,
+                                                     MactTensor          *imgs,
+                                                     GCancellable        *cancellable,
+                                                     GError             **error);
+MACT_AVAILABLE_IN_0_1
+void            mact_recognizer_classify_async      (MactRecognizer      *self,
+                                                     MactTensor          *imgs,
+                                                     GCancellable        *cancellable,
+                                                     GAsyncReadyCallback  callback,
+                                                     gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+MactTensor     *mact_recognizer_classify_finish     (MactRecognizer      *self,
+                                                     GAsyncResult        *result,
+                                                     GError             **error);
 
 MACT_AVAILABLE_IN_0_1
 MactBackbone   *mact_recognizer_get_backbone      (MactRecognizer *self);

@@ -28,6 +28,18 @@ gboolean        mact_runner_train          (MactRunner    *self,
                                             GCancellable  *cancellable,
                                             GError       **error);
 
+/* Training in a worker thread: MactRunner::log and MactRunner::progress are emitted in
+ * the caller's thread-default main context while it runs, and @callback when it ends. */
+MACT_AVAILABLE_IN_0_1
+void            mact_runner_train_async    (MactRunner          *self,
+                                            GCancellable        *cancellable,
+                                            GAsyncReadyCallback  callback,
+                                            gpointer             user_data);
+MACT_AVAILABLE_IN_0_1
+gboolean        mact_runner_train_finish   (MactRunner          *self,
+                                            GAsyncResult        *result,
+                                            GError             **error);
+
 MACT_AVAILABLE_IN_0_1
 JsonObject     *mact_runner_evaluate       (MactRunner    *self,
                                             MactDataset   *dataset,

@@ -386,3 +386,30 @@ mact_test_run_cli_envv (const char *const *env_extra, const char *const *args)
   r.status = WEXITSTATUS (wait_status);
   return r;
 }
+
+char *
+mact_test_write_bar_clip (const char *dir, const char *name, gint n_frames, float background,
+                          gint speed, gint offset)
+{
+  enum { WIDTH = 32, HEIGHT = 24 };
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(MactVideoWriter) w = mact_video_writer_new (path, WIDTH, HEIGHT, 25.0, &error);
+  if (w == NULL)
+    fail_msg ("%s", error->message);
+  const gint64 shape[] = { n_frames, HEIGHT, WIDTH, 3 };
+  g_autoptr(MactTensor) frames = mact_tensor_new_full (4, shape, background, &error);
+  if (frames == NULL)
+    fail_msg ("%s", error->message);
+  float *d = mact_tensor_get_data (frames);
+  for (gint t = 0; t < n_frames; t++)
+    {
+      const gint x = (offset + speed * t) % WIDTH;
+      for (gint y = 0; y < HEIGHT; y++)
+        for (gint c = 0; c < 3; c++)
+          d[((t * HEIGHT + y) * WIDTH + x) * 3 + c] = 255.0f;
+    }
+  if (!mact_video_writer_write (w, frames, &error) || !mact_video_writer_close (w, &error))
+    fail_msg ("%s", error->message);
+  return g_steal_pointer (&path);
+}

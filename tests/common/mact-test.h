@@ -70,6 +70,13 @@ typedef MactTensor *(*MactTestFunc) (MactTensor **inputs, gpointer user_data,
 void  mact_test_gradcheck (MactTestFunc func, MactTensor **inputs, guint n_inputs,
                            gpointer user_data, double eps, double rtol);
 
+/* Writes a real video file @dir/@name (the container from the extension), 32x24 at 25
+ * fps: @n_frames frames of grey level @background with a white vertical bar that starts
+ * at column @offset and moves @speed columns per frame (wrapping).  Fails the test when
+ * the file cannot be written.  Returns the path (free it). */
+char *mact_test_write_bar_clip (const char *dir, const char *name, gint n_frames,
+                                float background, gint speed, gint offset);
+
 /* The `mact` program (MACT_TEST_CLI, the build tree's) run as a child process. */
 typedef struct {
   int   status;   /* the exit status */
