@@ -13,7 +13,8 @@ libcmocka-dev valgrind
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
 libopenmpi-dev openmpi-bin
 gobject-introspection libgirepository1.0-dev gir1.2-glib-2.0 gir1.2-json-1.0
-python3 python3-gi python3-numpy"
+python3 python3-gi python3-numpy
+gi-docgen gjs"
 
 if [ "${1:-}" = "--reference" ]; then
   PACKAGES="$PACKAGES python3-torch python3-torchvision"

@@ -3,7 +3,9 @@
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
 # then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
 # suite (every model at full size against live PyTorch, tests/parity/), then the training
-# acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/).
+# acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/),
+# then the examples against an installed mact (tools/check-examples.sh).  The API
+# reference is built with gi-docgen (-Ddocs=enabled), its warnings fatal.
 # Prints a closing "N passed, N failed" line counting the cmocka cases of all runs.
 set -u
 cd "$(dirname "$0")/.."
@@ -13,7 +15,8 @@ tools/install-deps.sh || exit 1
 status=0
 rm -rf build-ci build-ci-clang
 
-meson setup build-ci -Dwerror=true --buildtype=debugoptimized -Dmpi=enabled || exit 1
+meson setup build-ci -Dwerror=true --buildtype=debugoptimized -Dmpi=enabled -Ddocs=enabled \
+  || exit 1
 ninja -C build-ci || exit 1
 
 # clang also checks that libmact builds without MPI.
@@ -31,6 +34,9 @@ meson test -C build-ci --suite parity --logbase parity --print-errorlogs || stat
 # The training acceptance: each shipped synthetic config trains from scratch to >= 95%
 # val top-1 within 5 minutes (tests/acceptance/).
 meson test -C build-ci --suite acceptance --logbase acceptance --print-errorlogs || status=1
+# The out-of-tree plugin example, the GLib and Python example programs, built and run
+# against mact installed into a staging prefix (found through pkg-config only).
+tools/check-examples.sh || status=1
 
 passed=0
 failed=0

@@ -305,7 +305,7 @@ parse (const char *data, gsize length, const char *source, MactAnnotationFormat 
  *   list (%NULL only when @length is 0)
  * @length: the length of @data in bytes, or -1 if it is nul-terminated
  * @source_name: (nullable): what to call the text in error messages, e.g. a file name;
- *   "<data>" when %NULL
+ *   `"<data>"` when %NULL
  * @format: video or rawframe lines
  * @with_offset: rawframe lines carry an offset before total_frames
  * @multi_class: lines may carry several labels (else exactly one)

@@ -10,7 +10,7 @@
 /**
  * MactPipeline:
  *
- * mmaction2's data pipeline (0.x): the transforms of a `train_pipeline`, `val_pipeline`
+ * The data pipeline of mmaction2 0.x: the transforms of a `train_pipeline`, `val_pipeline`
  * or `test_pipeline` list, with mmaction2's type names, parameter names, defaults and
  * formulas.  Frames are float32 HWC RGB on the 0-255 scale inside the pipeline; the
  * output is a #MactTensorDict with "imgs" laid out by FormatShape ([V, C, H, W] for

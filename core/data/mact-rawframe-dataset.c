@@ -7,8 +7,8 @@
 /**
  * MactRawframeDataset:
  *
- * mmaction2's `RawframeDataset` ("RawframeDataset" in configs): an annotation list of
- * `frame_dir total_frames label` lines (`frame_dir offset total_frames label` with
+ * The `RawframeDataset` of mmaction2 ("RawframeDataset" in configs): an annotation list
+ * of `frame_dir total_frames label` lines (`frame_dir offset total_frames label` with
  * `with_offset`), each sample a directory of frames run through the config's pipeline.
  * Frame i of a sample, counted from 0 as SampleFrames samples it, is the file
  * `frame_dir / filename_tmpl.format(i + start_index + offset)`.  Config keys: those of

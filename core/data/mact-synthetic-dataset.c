@@ -853,8 +853,8 @@ mact_synthetic_dataset_class_init (MactSyntheticDatasetClass *klass)
   /**
    * MactSyntheticDataset:test-mode:
    *
-   * mmaction2's `test_mode`, which its builders set for validation datasets; accepted so
-   * such configs build, it changes nothing here.
+   * The `test_mode` of mmaction2, which its builders set for validation datasets;
+   * accepted so such configs build, it changes nothing here.
    */
   properties[PROP_TEST_MODE] =
     g_param_spec_boolean ("test-mode", NULL, NULL, FALSE, flags);

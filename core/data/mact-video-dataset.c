@@ -267,14 +267,13 @@ mact_annotated_data_prefix_error (MactAnnotatedData *data, guint index, GError *
 /**
  * MactVideoDataset:
  *
- * mmaction2's `VideoDataset` ("VideoDataset" in configs): an annotation list of
+ * The `VideoDataset` of mmaction2 ("VideoDataset" in configs): an annotation list of
  * `path label` lines (see mact_annotation_list_load()), each sample a video file decoded
  * through FFmpeg and run through the config's pipeline (#MactPipeline).  Config keys:
  * `ann_file`, `pipeline`, `data_prefix`, `test_mode`, `multi_class`, `num_classes`,
  * `start_index` (0, the only value that makes sense for decoded video) and `modality`
- * (only "RGB").  `test_mode` is kept for
- * parity; whether frames are sampled for training or testing is the SampleFrames step's
- * own `test_mode`.
+ * (only "RGB").  `test_mode` is kept for parity; whether frames are sampled for training
+ * or testing is the SampleFrames step's own `test_mode`.
  *
  * A sample is "imgs" as the pipeline's FormatShape lays it out and "label": a [1] tensor
  * holding the class index as a float, or with `multi_class` a [num_classes] one-hot

@@ -389,7 +389,7 @@ load_data (const guint8 *data, gsize size, const char *source, GError **error)
  * mact_npy_load_bytes:
  * @bytes: the contents of a .npy file
  * @source_name: (nullable): what to call the data in messages (a file name); %NULL
- *   gives "<bytes>"
+ *   gives `"<bytes>"`
  * @error: return location for a #GError, or %NULL
  *
  * Reads a NumPy array from memory, as mact_npy_load() reads a file.

@@ -356,8 +356,8 @@ mact_head_forward_fcn (MactHead *self, GPtrArray *inputs, GError **error)
  *   label is among the k highest scores, for each k
  * @error: return location for a #GError
  *
- * mmaction2's `top_k_accuracy`.  Ties rank as numpy's stable argsort then reversed: of
- * equal scores, the higher class index counts as higher.
+ * The `top_k_accuracy` of mmaction2.  Ties rank as numpy's stable argsort then reversed:
+ * of equal scores, the higher class index counts as higher.
  *
  * Returns: %TRUE on success
  *
@@ -424,8 +424,8 @@ mact_top_k_accuracy (MactTensor *scores, MactTensor *labels, guint n_topk, const
  * @kwargs: (nullable): extra tensors passed on to the loss (aux_info)
  * @error: return location for a #GError
  *
- * mmaction2's BaseHead.loss: `top{k}_acc` for hard labels of single-label heads, label
- * smoothing when `label-smooth-eps` is not 0, then `loss_cls`.
+ * The `BaseHead.loss` of mmaction2: `top{k}_acc` for hard labels of single-label heads,
+ * label smoothing when `label-smooth-eps` is not 0, then `loss_cls`.
  *
  * Returns: (transfer full) (nullable): the losses (`top1_acc`, `top5_acc`, `loss_cls`)
  *

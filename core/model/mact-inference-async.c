@@ -51,7 +51,7 @@ new_from_files_thread (GTask *task, gpointer source, gpointer task_data,
  * @callback: (scope async) (closure user_data): called when the inference is ready
  * @user_data: data for @callback
  *
- * mact_inference_new_from_files() in a worker thread: reading the config, loading the
+ * Runs mact_inference_new_from_files() in a worker thread: reading the config, loading the
  * plugins and the weights do not block the caller's main loop.  @callback runs in the
  * thread-default main context of the calling thread; call
  * mact_inference_new_from_files_finish() there.
@@ -160,7 +160,7 @@ classify_path_async (MactInference *self, const char *path, ClassifyPathFunc fun
  * @callback: (scope async) (closure user_data): called when the scores are ready
  * @user_data: data for @callback
  *
- * mact_inference_classify_file() in a worker thread.  @callback runs in the
+ * Runs mact_inference_classify_file() in a worker thread.  @callback runs in the
  * thread-default main context of the calling thread; call
  * mact_inference_classify_file_finish() there.  Several calls may be in flight at once.
  *
@@ -215,7 +215,7 @@ mact_inference_classify_file_finish (MactInference *self, GAsyncResult *result,
  * @callback: (scope async) (closure user_data): called when the scores are ready
  * @user_data: data for @callback
  *
- * mact_inference_classify_video() in a worker thread.  @callback runs in the
+ * Runs mact_inference_classify_video() in a worker thread.  @callback runs in the
  * thread-default main context of the calling thread; call
  * mact_inference_classify_video_finish() there.
  *
@@ -347,7 +347,7 @@ classify_dataset_thread (GTask *task, gpointer source, gpointer task_data,
  * @callback: (scope async) (closure user_data): called when all samples are classified
  * @user_data: data for @callback
  *
- * mact_inference_classify_dataset() in a worker thread (mmaction2's test loop, as
+ * Runs mact_inference_classify_dataset() in a worker thread (mmaction2's test loop, as
  * `mact test` runs it), emitting #MactInference::progress after each sample.  The
  * signal and @callback run in the thread-default main context of the calling thread;
  * call mact_inference_classify_dataset_finish() there.

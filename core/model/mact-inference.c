@@ -349,7 +349,7 @@ prepare_model_config (JsonObject *root, const char *average_clips, GError **erro
  *   `average_clips`; %NULL keeps the config's
  * @error: return location for a #GError, or %NULL
  *
- * mmaction2's `init_recognizer`: builds the recognizer from `model` (with the
+ * As mmaction2's `init_recognizer`: builds the recognizer from `model` (with the
  * backbone's `pretrained` set to null, so nothing is fetched), loads @weights strictly
  * (every key of the model must be in the file and nothing else), puts it in eval mode,
  * and builds the test pipeline when the config has one (without it only
@@ -1044,7 +1044,7 @@ mact_inference_classify_dataset (MactInference *self, MactDataset *dataset,
  * the end of the file are ignored.
  *
  * Errors: %MACT_DATA_ERROR_IO when the file cannot be read; %MACT_DATA_ERROR_PARSE
- * ("<file>:<line>: ...") for an empty line before the last name, or a file with no name.
+ * (`<file>:<line>: ...`) for an empty line before the last name, or a file with no name.
  *
  * Returns: (transfer full) (array zero-terminated=1): the class names, by index
  *

@@ -84,7 +84,7 @@ classify_thread (GTask *task, gpointer source, gpointer task_data, GCancellable 
  * @callback: (scope async) (closure user_data): called when the scores are ready
  * @user_data: data for @callback
  *
- * mact_recognizer_classify() in a worker thread.  @callback runs in the thread-default
+ * Runs mact_recognizer_classify() in a worker thread.  @callback runs in the thread-default
  * main context of the calling thread; call mact_recognizer_classify_finish() there.
  * Several classifications may be in flight at once on one recognizer.
  *
@@ -166,7 +166,7 @@ load_weights_thread (GTask *task, gpointer source, gpointer task_data,
  * @callback: (scope async) (closure user_data): called when the weights are loaded
  * @user_data: data for @callback
  *
- * mact_recognizer_load_weights() in a worker thread, so a large checkpoint does not
+ * Runs mact_recognizer_load_weights() in a worker thread, so a large checkpoint does not
  * block the caller's main loop.  @callback runs in the thread-default main context of
  * the calling thread; call mact_recognizer_load_weights_finish() there.  Do not classify
  * with @self until the load has finished.

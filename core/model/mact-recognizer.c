@@ -330,14 +330,14 @@ mact_recognizer_class_init (MactRecognizerClass *klass)
   /**
    * MactRecognizer:train-cfg:
    *
-   * train_cfg as a JSON object (aux_info, blending), or %NULL.
+   * The `train_cfg` as a JSON object (aux_info, blending), or %NULL.
    */
   properties[PROP_TRAIN_CFG] =
     g_param_spec_boxed ("train-cfg", NULL, NULL, JSON_TYPE_NODE, flags);
   /**
    * MactRecognizer:test-cfg:
    *
-   * test_cfg as a JSON object (average_clips, max_testing_views, feature_extraction;
+   * The `test_cfg` as a JSON object (average_clips, max_testing_views, feature_extraction;
    * for Recognizer2D also fcn_test with num_segs and flip), or %NULL.
    */
   properties[PROP_TEST_CFG] =
@@ -1016,7 +1016,7 @@ mact_recognizer_forward_gradcam (MactRecognizer *self, MactTensor *imgs, GError 
  * @gradcam: run forward_gradcam instead
  * @error: return location for a #GError
  *
- * mmaction2's forward dispatch.  In training a missing label is a
+ * The forward dispatch of mmaction2's recognizers.  In training a missing label is a
  * %MACT_RECOGNIZER_ERROR_VALUE error, and blending (if configured) runs before
  * forward_train.  Test and gradcam results are under "cls_score".
  *
@@ -1112,7 +1112,7 @@ mact_recognizer_set_log_vars_reducer (MactRecognizer *self, MactLogVarsReducer r
  *   tensors, reduced by the log-vars reducer when one is installed
  * @error: return location for a #GError
  *
- * mmaction2's `_parse_losses`.
+ * As mmaction2's `_parse_losses`.
  *
  * Returns: %TRUE on success
  *

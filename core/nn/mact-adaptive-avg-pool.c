@@ -6,7 +6,7 @@
  * MactAdaptiveAvgPool:
  *
  * 2-D or 3-D adaptive average pooling (PyTorch's `nn.AdaptiveAvgPool2d` /
- * `nn.AdaptiveAvgPool3d`): pools inputs [N, C, *spatial] or [C, *spatial] to a fixed
+ * `nn.AdaptiveAvgPool3d`): pools inputs `[N, C, *spatial]` or `[C, *spatial]` to a fixed
  * output size whatever the input size (1 by default: global average pooling).  No
  * parameters.
  *

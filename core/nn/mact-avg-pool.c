@@ -6,7 +6,7 @@
  * MactAvgPool:
  *
  * 2-D or 3-D average pooling (PyTorch's `nn.AvgPool2d` / `nn.AvgPool3d`) over inputs
- * [N, C, *spatial] or [C, *spatial].  No parameters.
+ * `[N, C, *spatial]` or `[C, *spatial]`.  No parameters.
  *
  * Since: 0.1
  */

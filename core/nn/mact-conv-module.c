@@ -5,8 +5,8 @@
 /**
  * MactConvModule:
  *
- * mmcv's `ConvModule` with its default order ('conv', 'norm', 'act'): a #MactConv child
- * "conv", an optional #MactBatchNorm child "bn" of the conv's dims, and an optional
+ * The `ConvModule` of mmcv with its default order ('conv', 'norm', 'act'): a #MactConv
+ * child "conv", an optional #MactBatchNorm child "bn" of the conv's dims, and an optional
  * #MactActivation child "activate".  The state-dict keys are mmcv's: `conv.weight`,
  * (`conv.bias`,) `bn.weight`, `bn.bias`, `bn.running_mean`, `bn.running_var`,
  * `bn.num_batches_tracked`.

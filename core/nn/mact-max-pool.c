@@ -6,7 +6,7 @@
  * MactMaxPool:
  *
  * 2-D or 3-D max pooling (PyTorch's `nn.MaxPool2d` / `nn.MaxPool3d`) over inputs
- * [N, C, *spatial] or [C, *spatial].  No parameters.
+ * `[N, C, *spatial]` or `[C, *spatial]`.  No parameters.
  *
  * Since: 0.1
  */

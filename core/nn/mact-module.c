@@ -1224,7 +1224,7 @@ mact_module_forward (MactModule *self, GPtrArray *inputs, GError **error)
  * @input: the single input
  * @error: return location for a #GError, or %NULL
  *
- * mact_module_forward() for the common case of one tensor in and one out.
+ * Runs mact_module_forward() for the common case of one tensor in and one out.
  *
  * Errors: those of mact_module_forward(); %MACT_MODULE_ERROR_INVALID_INPUT when the
  * module does not return exactly one tensor.

@@ -569,14 +569,14 @@ mact_tensor_backward (MactTensor *self, MactTensor *grad_output, GError **error)
  * @user_data: data for @ready
  * @error: return location for a #GError
  *
- * mact_tensor_backward() that also tells, while it runs, when each leaf's gradient is
- * complete: @ready is called for a leaf (e.g. a parameter) as soon as every node of the
- * graph that feeds it has run, so nothing later in this backward changes its grad.  A leaf
- * may receive several contributions; it is reported once, after the last.  Leaves the
+ * Like mact_tensor_backward(), and also tells, while it runs, when each leaf's gradient
+ * is complete: @ready is called for a leaf (e.g. a parameter) as soon as every node of
+ * the graph that feeds it has run, so nothing later in this backward changes its grad.  A
+ * leaf may receive several contributions; it is reported once, after the last.  Leaves the
  * graph does not reach are not reported.  This is what lets data-parallel training start
  * reducing the gradients of the last layers while backward still runs through the first
- * ones (PyTorch DDP's per-parameter hooks).  When @ready returns %FALSE, backward stops and
- * returns %FALSE with the error @ready set; gradients are then partly accumulated.
+ * ones (PyTorch DDP's per-parameter hooks).  When @ready returns %FALSE, backward stops
+ * and returns %FALSE with the error @ready set; gradients are then partly accumulated.
  *
  * Returns: %TRUE on success
  *

@@ -599,7 +599,7 @@ mact_batch_norm (MactTensor *input, MactTensor *running_mean, MactTensor *runnin
  * @user_data: (closure reduce): data for @reduce
  * @error: return location for a #GError
  *
- * mact_batch_norm() whose batch is the union of every process's (PyTorch's
+ * Like mact_batch_norm(), with the batch the union of every process's (PyTorch's
  * `SyncBatchNorm`).  In training mode each process sums its values and squared
  * deviations per channel, @reduce sums those across processes, and the global mean and
  * biased variance normalise; the running statistics get the unbiased variance of the

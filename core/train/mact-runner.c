@@ -705,7 +705,7 @@ mact_runner_set_async_all_reduce (MactRunner               *self,
  * @labels: [N] or [N, 1] class indices (as floats)
  * @error: return location for a #GError
  *
- * mmaction2's `top_k_accuracy` (k = 1 and 5, the latter only when K >= 5) and
+ * The metrics of mmaction2's `top_k_accuracy` (k = 1 and 5, the latter only when K >= 5) and
  * `mean_class_accuracy`: the mean over the classes that occur among labels or predictions
  * of each class's recall (a class only ever predicted counts as 0).
  *
@@ -1773,7 +1773,7 @@ train_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *ca
  * @callback: (scope async) (closure user_data): called when training ends
  * @user_data: data for @callback
  *
- * mact_runner_train() in a worker thread.  While it runs, #MactRunner::log and
+ * Runs mact_runner_train() in a worker thread.  While it runs, #MactRunner::log and
  * #MactRunner::progress are emitted in the thread-default main context of the calling
  * thread, so a user interface can connect to them directly; @callback runs there too,
  * after the last of them.  Call mact_runner_train_finish() in @callback.

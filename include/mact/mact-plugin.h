@@ -148,17 +148,58 @@ typedef const MactPluginDesc *(*MactPluginGetDescFunc) (void);
 
 /**
  * MACT_PLUGIN_DEFINE:
- * @family: the family, a bare identifier: native, cls or tv
- * @name: the plugin's name, a bare identifier matching its file name
- * @description: a string
- * @init: a #MactPluginInitFunc
- * @version: a string
- * @license: a string (SPDX)
- * @origin: a string
+ * @family: the plugin's family, a bare identifier (not a string): `native` (type names
+ *   without a prefix), `cls` or `tv`; the plugin file must be in that family's
+ *   directory of a plugin root (`<root>/native/`, ...)
+ * @name: the plugin's name, a bare identifier made of `[a-z0-9_]`; the file must be
+ *   `libmact-<family>-<name>.so`, where a `-` in the file name stands for a `_` in @name
+ * @description: a string: one line saying what the plugin provides
+ * @init: the #MactPluginInitFunc that registers the plugin's types with
+ *   mact_plugin_add_type()
+ * @version: a string: the plugin's own version
+ * @license: a string: an SPDX license expression, such as "LGPL-2.1-or-later"
+ * @origin: a string: where the plugin comes from, a URL or a package name
  *
- * Defines the plugin's descriptor and its entry point.  With `MACT_PLUGIN_STATIC`
- * defined, only `mact_plugin_<family>_<name>_get_desc()` is emitted, for linking a plugin
- * into a program and adding it with mact_registry_add_static_plugin().
+ * Defines the plugin's descriptor and its entry point.  Use it once per plugin, at file
+ * scope in one of its C files.
+ *
+ * It expands to a static #MactPluginDesc holding the arguments together with
+ * %MACT_PLUGIN_MAGIC, %MACT_PLUGIN_ABI_VERSION and the major and minor version of the
+ * mact the plugin is compiled against, and to two functions returning it:
+ * `mact_plugin_get_desc()` (%MACT_PLUGIN_ENTRY_SYMBOL), which the loader looks up in the
+ * file and which is exported even when the module is built with hidden symbol
+ * visibility (and has C linkage in C++), and `mact_plugin_<family>_<name>_get_desc()`.
+ *
+ * The loader refuses the file (%MACT_PLUGIN_ERROR_ABI_MISMATCH) when the magic or the
+ * ABI version differ from its own, when the plugin was built for another major version
+ * of mact or a newer minor one; and (%MACT_PLUGIN_ERROR_INVALID_DESC) when @family and
+ * @name do not match the file's directory and name.  A refused plugin is skipped, and
+ * `mact plugins` lists it with the reason.
+ *
+ * With `MACT_PLUGIN_STATIC` defined, only `mact_plugin_<family>_<name>_get_desc()` is
+ * emitted, for linking a plugin into a program and adding it with
+ * mact_registry_add_static_plugin(); several plugins can then live in one program.
+ *
+ * A plugin providing one backbone, built as `libmact-native-tinyconv.so` (the complete
+ * plugin is `examples/plugin/` in mact's source tree):
+ *
+ * ```c
+ * #include <mact/mact.h>
+ * #include "tiny-conv-net.h"
+ *
+ * static gboolean
+ * tinyconv_init (MactPlugin *plugin, GError **error)
+ * {
+ *   return mact_plugin_add_type (plugin, "TinyConvNet", EXAMPLE_TYPE_TINY_CONV_NET,
+ *                                error);
+ * }
+ *
+ * MACT_PLUGIN_DEFINE (native, tinyconv, "TinyConvNet: a small 2D backbone",
+ *                     tinyconv_init, "1.0.0", "LGPL-2.1-or-later",
+ *                     "https://example.org/tinyconv")
+ * ```
+ *
+ * Since: 0.1
  */
 #define MACT_PLUGIN_DEFINE(family, name, description, init, version, license, origin)   \
   static const MactPluginDesc _mact_plugin_desc = {                                     \

@@ -61,7 +61,7 @@ GQuark mact_recognizer_error_quark (void);
  * @MACT_BACKBONE_SOURCE_MMCLS: a `cls.` (`mmcls.`) block
  * @MACT_BACKBONE_SOURCE_TORCHVISION: a `tv.` (`torchvision.`) model
  *
- * mmaction2's `backbone_from`.
+ * Where the backbone comes from: mmaction2's `backbone_from`.
  *
  * Since: 0.1
  */
