@@ -11,7 +11,8 @@
 #      example's config and weights, the backbone coming from MACT_PLUGIN_PATH, three ways:
 #      the staged `mact infer`, examples/glib-app (built the same way as the plugin) and
 #      examples/python/classify.py; each must exit 0 and print a top-1 "label: score" line,
-#      and all three must agree on the label.
+#      and all three must agree on the label;
+#   4. builds examples/glib-app again with mact as a meson subproject instead of installed.
 #
 # Everything lives under build-stage/ (ignored by git, like the other build-* trees);
 # a second run reuses the mact build and takes a few seconds.  Prints one line per check
@@ -221,6 +222,33 @@ if [ "$ran" -gt 1 ] && [ "$distinct" -eq 1 ]; then
 else
   fail "the programs disagree on the top-1 class, or fewer than two ran:" \
        "$(tr '\n' ' ' <"$LOGS/top1.txt")"
+fi
+
+# ------------------------------------------------------------------ 4. as a subproject
+# The same application with mact not installed but built along as a meson subproject
+# (subprojects/mact links to this tree): dependency('mact-1.0') must resolve to the
+# subproject's override, and the program must load the subproject's libmact (its
+# RUNPATH; the staged prefix's LD_LIBRARY_PATH is left out).  Only the program and
+# libmact are built, not the plugins.
+say "building examples/glib-app with mact as a meson subproject"
+SUB=$STAGE/subproject-app
+rm -rf "$SUB" "$STAGE/subproject-build"
+mkdir -p "$SUB/subprojects"
+cp "$ROOT/examples/glib-app/meson.build" "$ROOT/examples/glib-app/main.c" "$SUB/"
+ln -s "$ROOT" "$SUB/subprojects/mact"
+if run subproject-setup env -u PKG_CONFIG_PATH meson setup "$STAGE/subproject-build" "$SUB" \
+     --force-fallback-for=mact-1.0 --buildtype=release -Dwerror=true \
+     -Dmact:tests=false -Dmact:demo=false -Dmact:introspection=disabled \
+     -Dmact:docs=disabled -Dmact:mpi=disabled &&
+   run subproject-build ninja -C "$STAGE/subproject-build" mact-glib-example &&
+   run subproject-ldd env -u LD_LIBRARY_PATH ldd "$STAGE/subproject-build/mact-glib-example" &&
+   grep -q "$STAGE/subproject-build/subprojects/mact/core/libmact-1.0.so" \
+     "$LOGS/subproject-ldd.log" &&
+   run subproject-help env -u LD_LIBRARY_PATH \
+     "$STAGE/subproject-build/mact-glib-example" --help; then
+  pass "examples/glib-app builds and runs with mact as a meson subproject"
+else
+  fail "examples/glib-app with mact as a meson subproject (see $LOGS/subproject-*.log)"
 fi
 
 if [ "$failures" -ne 0 ]; then
