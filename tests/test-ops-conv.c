@@ -290,24 +290,28 @@ ref_conv3d (const RefConv *c, const float *x, const float *w, const float *b,
     gw[i] = (float) dgw[i];
 }
 
+/* mact_conv3d against ref_conv3d on @c (out[] filled in here): output and gradients. */
 static void
-test_conv_reference (void **state)
+check_conv_reference (RefConv c, guint64 seed)
 {
   g_autoptr(GError) error = NULL;
-  RefConv c = { .n = 2, .cin = 8, .cout = 6, .groups = 2,
-                .in = { 3, 12, 11 }, .k = { 2, 3, 3 },
-                .s = { 1, 2, 1 }, .p = { 1, 1, 2 }, .d = { 1, 1, 2 } };
   for (gint i = 0; i < 3; i++)
     c.out[i] = (c.in[i] + 2 * c.p[i] - c.d[i] * (c.k[i] - 1) - 1) / c.s[i] + 1;
   const gint64 xs[5] = { c.n, c.cin, c.in[0], c.in[1], c.in[2] };
   const gint64 ws[5] = { c.cout, c.cin / c.groups, c.k[0], c.k[1], c.k[2] };
   const gint64 ys[5] = { c.n, c.cout, c.out[0], c.out[1], c.out[2] };
-  const gint stride[3] = { 1, 2, 1 }, padding[3] = { 1, 1, 2 }, dilation[3] = { 1, 1, 2 };
+  gint stride[3], padding[3], dilation[3];
+  for (gint i = 0; i < 3; i++)
+    {
+      stride[i] = (gint) c.s[i];
+      padding[i] = (gint) c.p[i];
+      dilation[i] = (gint) c.d[i];
+    }
 
-  g_autoptr(MactTensor) x = random_leaf (5, xs, 10);
-  g_autoptr(MactTensor) w = random_leaf (5, ws, 11);
-  g_autoptr(MactTensor) b = random_leaf (1, &c.cout, 12);
-  g_autoptr(MactTensor) gy = mact_test_random (5, ys, 13, -1, 1);
+  g_autoptr(MactTensor) x = random_leaf (5, xs, seed);
+  g_autoptr(MactTensor) w = random_leaf (5, ws, seed + 1);
+  g_autoptr(MactTensor) b = random_leaf (1, &c.cout, seed + 2);
+  g_autoptr(MactTensor) gy = mact_test_random (5, ys, seed + 3, -1, 1);
   g_autoptr(MactTensor) ey = zeros (5, ys);
   g_autoptr(MactTensor) egx = zeros (5, xs);
   g_autoptr(MactTensor) egw = zeros (5, ws);
@@ -318,13 +322,49 @@ test_conv_reference (void **state)
               mact_tensor_get_data (ey), mact_tensor_get_data (egx),
               mact_tensor_get_data (egw), mact_tensor_get_data (egb));
 
-  g_autoptr(MactTensor) y = mact_conv3d (x, w, b, stride, padding, dilation, 2, &error);
+  g_autoptr(MactTensor) y = mact_conv3d (x, w, b, stride, padding, dilation,
+                                         (gint) c.groups, &error);
   assert_null (error);
   mact_test_assert_close (y, ey, TOL, "reference output");
   assert_true (mact_tensor_backward (y, gy, &error));
   mact_test_assert_close (mact_tensor_get_grad (x), egx, TOL, "reference grad_input");
   mact_test_assert_close (mact_tensor_get_grad (w), egw, TOL, "reference grad_weight");
   mact_test_assert_close (mact_tensor_get_grad (b), egb, TOL, "reference grad_bias");
+}
+
+static void
+test_conv_reference (void **state)
+{
+  check_conv_reference ((RefConv) { .n = 2, .cin = 8, .cout = 6, .groups = 2,
+                                    .in = { 3, 12, 11 }, .k = { 2, 3, 3 },
+                                    .s = { 1, 2, 1 }, .p = { 1, 1, 2 }, .d = { 1, 1, 2 } },
+                        10);
+}
+
+/* Planes whose column matrix exceeds the tile size (8 MiB) are unfolded a run of output
+ * rows at a time: two tiles here, the second partial; grouped, then strided. */
+static void
+test_conv_tiled_plane (void **state)
+{
+  check_conv_reference ((RefConv) { .n = 1, .cin = 8, .cout = 6, .groups = 2,
+                                    .in = { 6, 44, 44 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 1, 1, 1 }, .d = { 1, 1, 1 } },
+                        20);
+  check_conv_reference ((RefConv) { .n = 2, .cin = 16, .cout = 4, .groups = 1,
+                                    .in = { 4, 90, 64 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 2, 2 }, .p = { 1, 1, 1 }, .d = { 1, 1, 1 } },
+                        30);
+}
+
+/* Depthwise convolutions (one input channel per group) take a direct kernel; with a
+ * channel multiplier of 2, strides, padding and dilation. */
+static void
+test_conv_depthwise_reference (void **state)
+{
+  check_conv_reference ((RefConv) { .n = 2, .cin = 4, .cout = 8, .groups = 4,
+                                    .in = { 3, 9, 10 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 2, 1 }, .p = { 1, 1, 1 }, .d = { 1, 1, 2 } },
+                        40);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -867,6 +907,8 @@ main (void)
     cmocka_unit_test (test_no_grad),
     cmocka_unit_test (test_conv_defaults),
     cmocka_unit_test (test_conv_reference),
+    cmocka_unit_test (test_conv_tiled_plane),
+    cmocka_unit_test (test_conv_depthwise_reference),
     cmocka_unit_test (test_conv2d_gradcheck),
     cmocka_unit_test (test_conv3d_gradcheck),
     cmocka_unit_test (test_conv_noncontiguous),

@@ -447,6 +447,278 @@ regroup (float *samples, float *side_by_side, gint64 nb, gint64 channels, gint64
   mact_parallel_for (nb * channels, grain_for (L), regroup_func, &t);
 }
 
+/* Depthwise convolution (one input channel per group, as MobileNetV2's 3x3 layers): a
+ * direct loop per output plane.  Through im2col every group would be its own GEMM of a
+ * single weight row, so the call overhead and the column copy would cost far more than
+ * the K multiply-adds per output.  Here each kernel tap is one pass of fused
+ * multiply-adds over the output plane (contiguous rows, so they vectorise), starting
+ * from the bias. */
+typedef struct {
+  const ConvParams *p;
+  const float      *x;
+  const float      *w;
+  const float      *b;
+  float            *y;
+} DepthwiseTask;
+
+static void
+depthwise_func (gint64 begin, gint64 end, gpointer data)
+{
+  const DepthwiseTask *t = data;
+  const ConvParams *p = t->p;
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
+  const gint64 in_plane = conv_in_plane (p);
+  const gint64 IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+  const gint64 cout_g = p->out_channels / p->groups;
+
+  for (gint64 i = begin; i < end; i++)
+    {
+      const gint64 n = i / p->out_channels, co = i % p->out_channels;
+      const float *xp = t->x + (n * p->in_channels + co / cout_g) * in_plane;
+      const float *wk = t->w + co * K;
+      float *yp = t->y + i * L;
+      const float init = t->b != NULL ? t->b[co] : 0.0f;
+
+      for (gint64 l = 0; l < L; l++)
+        yp[l] = init;
+      for (gint64 kk = 0; kk < K; kk++)
+        {
+          const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+          const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+          const gint64 kw = kk % p->kernel[2];
+          const gint64 off_d = kd * p->dilation[0] - p->padding[0];
+          const gint64 off_h = kh * p->dilation[1] - p->padding[1];
+          const gint64 off_w = kw * p->dilation[2] - p->padding[2];
+          const float wv = wk[kk];
+          gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+
+          valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
+          valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+          valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+          for (gint64 od = d_lo; od < d_hi; od++)
+            for (gint64 oh = h_lo; oh < h_hi; oh++)
+              {
+                const float *srow = xp + ((od * sd + off_d) * IH + oh * sh + off_h) * IW
+                                    + off_w;
+                float *drow = yp + (od * OH + oh) * OW;
+                if (sw == 1)
+                  for (gint64 ow = w_lo; ow < w_hi; ow++)
+                    drow[ow] += wv * srow[ow];
+                else
+                  for (gint64 ow = w_lo; ow < w_hi; ow++)
+                    drow[ow] += wv * srow[ow * sw];
+              }
+        }
+    }
+}
+
+static void
+depthwise_forward (const ConvParams *p, const float *x, const float *w, const float *b,
+                   float *y)
+{
+  DepthwiseTask t = { p, x, w, b, y };
+  mact_parallel_for (p->batch * p->out_channels,
+                     grain_for (conv_kernel_size (p) * conv_out_plane (p)), depthwise_func,
+                     &t);
+}
+
+/* Column tiles for planes too large to unfold whole: a conv of a [64, 16, 56, 56] input
+ * with a 3x3x3 kernel would otherwise write, then multiply, a 347 MB column matrix, most
+ * of the time going to page faults and DRAM traffic.  A tile is a run of whole output
+ * rows (fixed od, oh) whose columns fit in CONV_TILE_BYTES, so it stays in the cache
+ * between being written and being multiplied. */
+#define CONV_TILE_BYTES (G_GINT64_CONSTANT (8) << 20)
+/* Fewer columns than this per GEMM and the weights' packing dominates again. */
+#define CONV_TILE_MIN_COLUMNS 256
+
+typedef struct {
+  const ConvParams *p;
+  const float      *x;      /* one sample [C, D, H, W] (vol2col) */
+  float            *gx;     /* its gradient, accumulated into (col2vol) */
+  gint64            t0;     /* first output row (od * OH + oh) of the tile */
+  gint64            rows;   /* output rows in the tile */
+  float            *col;    /* [C * K, rows * OW] */
+} TileTask;
+
+static void
+vol2col_tile_func (gint64 begin, gint64 end, gpointer data)
+{
+  const TileTask *t = data;
+  const ConvParams *p = t->p;
+  const gint64 K = conv_kernel_size (p), in_plane = conv_in_plane (p);
+  const gint64 IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+  const gint64 ncols = t->rows * OW;
+
+  for (gint64 r = begin; r < end; r++)
+    {
+      const gint64 c = r / K, kk = r % K;
+      const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+      const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+      const gint64 kw = kk % p->kernel[2];
+      const gint64 off_d = kd * p->dilation[0] - p->padding[0];
+      const gint64 off_h = kh * p->dilation[1] - p->padding[1];
+      const gint64 off_w = kw * p->dilation[2] - p->padding[2];
+      gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+
+      valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
+      valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+      valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+      const float *src = t->x + c * in_plane;
+      float *dst = t->col + r * ncols;
+      for (gint64 i = 0; i < t->rows; i++)
+        {
+          const gint64 od = (t->t0 + i) / OH, oh = (t->t0 + i) % OH;
+          float *drow = dst + i * OW;
+          if (od < d_lo || od >= d_hi || oh < h_lo || oh >= h_hi)
+            {
+              for (gint64 ow = 0; ow < OW; ow++)
+                drow[ow] = 0.0f;
+              continue;
+            }
+          const float *srow = src + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w;
+          for (gint64 ow = 0; ow < w_lo; ow++)
+            drow[ow] = 0.0f;
+          if (sw == 1)
+            for (gint64 ow = w_lo; ow < w_hi; ow++)
+              drow[ow] = srow[ow];
+          else
+            for (gint64 ow = w_lo; ow < w_hi; ow++)
+              drow[ow] = srow[ow * sw];
+          for (gint64 ow = w_hi; ow < OW; ow++)
+            drow[ow] = 0.0f;
+        }
+    }
+}
+
+/* The adjoint of vol2col_tile_func: gx[c] += the tile's rows c * K .. c * K + K - 1, put
+ * back where they were read from.  Work item c is one input channel, so no two threads
+ * touch the same element. */
+static void
+col2vol_tile_func (gint64 begin, gint64 end, gpointer data)
+{
+  const TileTask *t = data;
+  const ConvParams *p = t->p;
+  const gint64 K = conv_kernel_size (p), in_plane = conv_in_plane (p);
+  const gint64 IH = p->in[1], IW = p->in[2];
+  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
+  const gint64 ncols = t->rows * OW;
+
+  for (gint64 c = begin; c < end; c++)
+    for (gint64 kk = 0; kk < K; kk++)
+      {
+        const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+        const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+        const gint64 kw = kk % p->kernel[2];
+        const gint64 off_d = kd * p->dilation[0] - p->padding[0];
+        const gint64 off_h = kh * p->dilation[1] - p->padding[1];
+        const gint64 off_w = kw * p->dilation[2] - p->padding[2];
+        gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+
+        valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
+        valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
+        valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+        float *dst = t->gx + c * in_plane;
+        const float *src = t->col + (c * K + kk) * ncols;
+        for (gint64 i = 0; i < t->rows; i++)
+          {
+            const gint64 od = (t->t0 + i) / OH, oh = (t->t0 + i) % OH;
+            if (od < d_lo || od >= d_hi || oh < h_lo || oh >= h_hi)
+              continue;
+            float *drow = dst + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w;
+            const float *srow = src + i * OW;
+            for (gint64 ow = w_lo; ow < w_hi; ow++)
+              drow[ow * sw] += srow[ow];
+          }
+      }
+}
+
+/* Output rows per tile, or 0 when the whole plane's columns fit in a tile anyway (or a
+ * tile would be too narrow to multiply efficiently). */
+static gint64
+conv_tile_rows (const ConvParams *p)
+{
+  const gint64 col_rows = p->in_channels * conv_kernel_size (p);
+  const gint64 OW = p->out[2], n_rows = p->out[0] * p->out[1];
+  const gint64 cols = CONV_TILE_BYTES / (gint64) sizeof (float) / MAX (col_rows, 1);
+  if (conv_is_pointwise (p) || col_rows * conv_out_plane (p) * (gint64) sizeof (float) <=
+      CONV_TILE_BYTES || cols < CONV_TILE_MIN_COLUMNS)
+    return 0;
+  return CLAMP (cols / OW, 1, n_rows);
+}
+
+/* One sample's convolution tile by tile: y[Cout, L] = w x columns (+ b later). */
+static gboolean
+conv_forward_tiled (const ConvParams *p, const char *op, const float *x, const float *w,
+                    float *y, gint64 tile_rows, GError **error)
+{
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p), OW = p->out[2];
+  const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  const gint64 n_rows = p->out[0] * p->out[1];
+  g_autofree float *col = alloc_floats (op, p->in_channels * K * tile_rows * OW, error);
+  if (col == NULL)
+    return FALSE;
+
+  for (gint64 t0 = 0; t0 < n_rows; t0 += tile_rows)
+    {
+      const gint64 rows = MIN (tile_rows, n_rows - t0), ncols = rows * OW;
+      TileTask t = { p, x, NULL, t0, rows, col };
+      mact_parallel_for (p->in_channels * K, grain_for (ncols), vol2col_tile_func, &t);
+      for (gint64 g = 0; g < p->groups; g++)
+        mact_gemm (FALSE, FALSE, cout_g, ncols, cin_g * K, 1.0f,
+                   w + g * cout_g * cin_g * K, cin_g * K,
+                   col + g * cin_g * K * ncols, ncols,
+                   0.0f, y + g * cout_g * L + t0 * OW, L);
+    }
+  return TRUE;
+}
+
+/* The gradients of one sample tile by tile: gw += gy . columns^T, and gx += the columns
+ * of w^T . gy folded back.  @gw, @gx may be NULL. */
+static gboolean
+conv_backward_tiled (const ConvParams *p, const char *op, const float *x, const float *w,
+                     const float *gy, float *gx, float *gw, gint64 tile_rows,
+                     GError **error)
+{
+  const gint64 K = conv_kernel_size (p), L = conv_out_plane (p), OW = p->out[2];
+  const gint64 cin_g = p->in_channels / p->groups, cout_g = p->out_channels / p->groups;
+  const gint64 n_rows = p->out[0] * p->out[1];
+  g_autofree float *col = alloc_floats (op, p->in_channels * K * tile_rows * OW, error);
+  if (col == NULL)
+    return FALSE;
+
+  for (gint64 t0 = 0; t0 < n_rows; t0 += tile_rows)
+    {
+      const gint64 rows = MIN (tile_rows, n_rows - t0), ncols = rows * OW;
+      const float *gy_tile = gy + t0 * OW;
+      if (gw != NULL)
+        {
+          TileTask t = { p, x, NULL, t0, rows, col };
+          mact_parallel_for (p->in_channels * K, grain_for (ncols), vol2col_tile_func, &t);
+          for (gint64 g = 0; g < p->groups; g++)
+            mact_gemm (FALSE, TRUE, cout_g, cin_g * K, ncols, 1.0f,
+                       gy_tile + g * cout_g * L, L,
+                       col + g * cin_g * K * ncols, ncols,
+                       1.0f, gw + g * cout_g * cin_g * K, cin_g * K);
+        }
+      if (gx != NULL)
+        {
+          for (gint64 g = 0; g < p->groups; g++)
+            mact_gemm (TRUE, FALSE, cin_g * K, ncols, cout_g, 1.0f,
+                       w + g * cout_g * cin_g * K, cin_g * K,
+                       gy_tile + g * cout_g * L, L,
+                       0.0f, col + g * cin_g * K * ncols, ncols);
+          TileTask t = { p, NULL, gx, t0, rows, col };
+          mact_parallel_for (p->in_channels, grain_for (K * ncols), col2vol_tile_func, &t);
+        }
+    }
+  return TRUE;
+}
+
 /* y[N, Cout, L] = conv(x[N, Cin, D, H, W], w[Cout, Cin/groups, K]) + b.  All buffers are
  * contiguous; @b may be NULL. */
 static gboolean
@@ -460,6 +732,22 @@ conv_forward_impl (const ConvParams *p, const char *op, const float *x, const fl
   g_autofree float *col_buf = NULL;
   g_autofree float *y_buf = NULL;   /* [Cout, nb * L] when samples are batched */
 
+  if (cin_g == 1 && p->groups > 1)
+    {
+      depthwise_forward (p, x, w, b, y);
+      return TRUE;
+    }
+  const gint64 tile_rows = conv_tile_rows (p);
+  if (tile_rows > 0)
+    {
+      for (gint64 n = 0; n < p->batch; n++)
+        if (!conv_forward_tiled (p, op, x + n * p->in_channels * in_plane, w,
+                                 y + n * p->out_channels * L, tile_rows, error))
+          return FALSE;
+      if (b != NULL)
+        bias_add (y, b, p->batch, p->out_channels, L);
+      return TRUE;
+    }
   if (!conv_alloc_col (p, op, nb, &col_buf, error))
     return FALSE;
   if (nb > 1 && (y_buf = alloc_floats (op, p->out_channels * nb * L, error)) == NULL)
@@ -509,6 +797,17 @@ conv_backward_impl (const ConvParams *p, const char *op, const float *x, const f
     bias_grad (gy, gb, p->batch, p->out_channels, L);
   if (gx == NULL && gw == NULL)
     return TRUE;
+  const gint64 tile_rows = conv_tile_rows (p);
+  if (tile_rows > 0)
+    {
+      for (gint64 n = 0; n < p->batch; n++)
+        if (!conv_backward_tiled (p, op, x + n * p->in_channels * in_plane, w,
+                                  gy + n * p->out_channels * L,
+                                  gx != NULL ? gx + n * p->in_channels * in_plane : NULL,
+                                  gw, tile_rows, error))
+          return FALSE;
+      return TRUE;
+    }
   if (!conv_alloc_col (p, op, nb, &col_buf, error))
     return FALSE;
   if (nb > 1 && (gy_buf = alloc_floats (op, p->out_channels * nb * L, error)) == NULL)
