@@ -224,9 +224,27 @@ typedef struct {
   float            *col;    /* [C * K, nb * L] */
 } Vol2ColTask;
 
+/* One output row of a column matrix: @srow read at stride @sw for the output columns
+ * [w_lo, w_hi) whose input is inside the plane, zeros for the padding either side.
+ * Plain loops rather than memcpy/memset: the rows of deep layers are a few floats long,
+ * where a call costs more than the copy. */
+static inline void
+unfold_row (float *drow, const float *srow, gint64 OW, gint64 w_lo, gint64 w_hi, gint64 sw)
+{
+  for (gint64 ow = 0; ow < w_lo; ow++)
+    drow[ow] = 0.0f;
+  if (sw == 1)
+    for (gint64 ow = w_lo; ow < w_hi; ow++)
+      drow[ow] = srow[ow];
+  else
+    for (gint64 ow = w_lo; ow < w_hi; ow++)
+      drow[ow] = srow[ow * sw];
+  for (gint64 ow = w_hi; ow < OW; ow++)
+    drow[ow] = 0.0f;
+}
+
 /* Copies one sample's plane of row (c, kd, kh, kw) to @dst [OD * OH * OW], zero where
- * the kernel offset falls into the padding.  Plain loops rather than memcpy/memset: the
- * rows of deep layers are a few floats long, where a call costs more than the copy. */
+ * the kernel offset falls into the padding. */
 static inline void
 vol2col_plane (const ConvParams *p, const float *src, float *dst, gint64 off_d,
                gint64 off_h, gint64 off_w, gint64 d_lo, gint64 d_hi, gint64 h_lo,
@@ -254,17 +272,7 @@ vol2col_plane (const ConvParams *p, const float *src, float *dst, gint64 off_d,
                 drow[ow] = 0.0f;
               continue;
             }
-          const float *srow = splane + (oh * sh + off_h) * IW + off_w;
-          for (gint64 ow = 0; ow < w_lo; ow++)
-            drow[ow] = 0.0f;
-          if (sw == 1)
-            for (gint64 ow = w_lo; ow < w_hi; ow++)
-              drow[ow] = srow[ow];
-          else
-            for (gint64 ow = w_lo; ow < w_hi; ow++)
-              drow[ow] = srow[ow * sw];
-          for (gint64 ow = w_hi; ow < OW; ow++)
-            drow[ow] = 0.0f;
+          unfold_row (drow, splane + (oh * sh + off_h) * IW + off_w, OW, w_lo, w_hi, sw);
         }
     }
 }
@@ -579,17 +587,8 @@ vol2col_tile_func (gint64 begin, gint64 end, gpointer data)
                 drow[ow] = 0.0f;
               continue;
             }
-          const float *srow = src + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w;
-          for (gint64 ow = 0; ow < w_lo; ow++)
-            drow[ow] = 0.0f;
-          if (sw == 1)
-            for (gint64 ow = w_lo; ow < w_hi; ow++)
-              drow[ow] = srow[ow];
-          else
-            for (gint64 ow = w_lo; ow < w_hi; ow++)
-              drow[ow] = srow[ow * sw];
-          for (gint64 ow = w_hi; ow < OW; ow++)
-            drow[ow] = 0.0f;
+          unfold_row (drow, src + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w,
+                      OW, w_lo, w_hi, sw);
         }
     }
 }
