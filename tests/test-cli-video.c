@@ -619,6 +619,106 @@ test_bench (void **state)
   expect_failure (&r, "bench", "missing.json");
 }
 
+/* The options the side-by-side benchmarks use (benchmarks/run.py): a given input array,
+ * training steps, and the per-module profile. */
+static void
+test_bench_options (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr(GError) error = NULL;
+  const gint64 shape[] = { 2, 1, 3, 4, 16, 16 };
+  g_autoptr(MactTensor) x = mact_tensor_new_empty (6, shape, &error);
+  g_autoptr(MactGenerator) rng = mact_generator_new (11);
+  mact_tensor_normal_ (x, rng, 0.0, 1.0);
+  g_autofree char *npy = g_build_filename (f->dir, "bench-input.npy", NULL);
+  assert_true (mact_npy_save (npy, x, &error));
+
+  MactTestRun r = mact_test_run_cli ("bench", "--help");
+  expect_status (&r, 0);
+  for (const char *const *opt = (const char *const[]) { "--input", "--train", "--profile",
+                                                        NULL }; *opt; opt++)
+    expect_in (r.out, *opt);
+  mact_test_run_clear (&r);
+
+  /* --input: the array's shape is the one measured. */
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", npy, "--iters", "2", "--warmup",
+                         "0", "--threads", "1", "--json");
+  expect_status (&r, 0);
+  g_autoptr(JsonObject) o = parse_object (r.out);
+  assert_string_equal (json_object_get_string_member (o, "input"), npy);
+  assert_string_equal (json_object_get_string_member (o, "mode"), "inference");
+  JsonArray *results = json_object_get_array_member (o, "results");
+  assert_int_equal (json_array_get_length (results), 1);
+  JsonObject *res = json_array_get_object_element (results, 0);
+  assert_string_equal (json_object_get_string_member (res, "shape"), "2,1,3,4,16,16");
+  assert_false (json_object_has_member (res, "profile"));
+  mact_test_run_clear (&r);
+
+  /* --profile as text: the module table, largest first, and the sums by type. */
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", npy, "--iters", "2", "--warmup",
+                         "0", "--threads", "1", "--profile");
+  expect_status (&r, 0);
+  expect_in (r.out, "profile: ");
+  expect_in (r.out, "backbone.conv1.conv ");
+  expect_in (r.out, "MactConv");
+  expect_in (r.out, "3x7x7/1x2x2 3>4");
+  expect_in (r.out, "by type");
+  mact_test_run_clear (&r);
+
+  /* --train --profile as JSON: every module's share, the backward pass and the step;
+   * the shares add up to the whole. */
+  r = mact_test_run_cli ("bench", f->model_cfg, "--shape", "2,1,3,4,16,16", "--train",
+                         "--profile", "--iters", "2", "--warmup", "1", "--threads", "1",
+                         "--json");
+  expect_status (&r, 0);
+  g_autoptr(JsonObject) t = parse_object (r.out);
+  assert_string_equal (json_object_get_string_member (t, "mode"), "train");
+  res = json_array_get_object_element (json_object_get_array_member (t, "results"), 0);
+  assert_true (json_object_get_double_member (res, "median_ms") > 0);
+  JsonArray *profile = json_object_get_array_member (res, "profile");
+  double percent = 0, previous = G_MAXDOUBLE;
+  gboolean seen_backward = FALSE, seen_step = FALSE, seen_fc = FALSE;
+  for (guint i = 0; i < json_array_get_length (profile); i++)
+    {
+      JsonObject *row = json_array_get_object_element (profile, i);
+      const char *module = json_object_get_string_member (row, "module");
+      const double ms = json_object_get_double_member (row, "ms_per_run");
+      assert_true (ms <= previous);
+      previous = ms;
+      percent += json_object_get_double_member (row, "percent");
+      seen_backward |= g_str_equal (module, "(backward)");
+      seen_step |= g_str_equal (module, "(optimizer zero_grad and step)");
+      if (g_str_equal (module, "cls_head.fc_cls"))
+        {
+          seen_fc = TRUE;
+          assert_string_equal (json_object_get_string_member (row, "type"), "MactLinear");
+          assert_true (json_object_get_boolean_member (row, "leaf"));
+          assert_float_equal (json_object_get_double_member (row, "calls_per_run"), 1, 0);
+        }
+    }
+  assert_true (seen_backward && seen_step && seen_fc);
+  assert_float_equal (percent, 100, 0.01);
+  assert_true (json_array_get_length (json_object_get_array_member (res,
+                                                                    "profile_by_type")) > 0);
+  mact_test_run_clear (&r);
+
+  /* Errors: --input with --shape (usage), a missing or unusable array (run time). */
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", npy, "--shape", "1,1,3,4,16,16");
+  expect_usage_error (&r, "--input and --shape");
+  g_autofree char *missing = g_build_filename (f->dir, "no-such.npy", NULL);
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", missing);
+  expect_failure (&r, "bench", "no-such.npy");
+  const gint64 flat_shape[] = { 5 };
+  g_autoptr(MactTensor) flat = mact_tensor_new_full (1, flat_shape, 1.0f, &error);
+  g_autofree char *flat_npy = g_build_filename (f->dir, "flat.npy", NULL);
+  assert_true (mact_npy_save (flat_npy, flat, &error));
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", flat_npy);
+  expect_failure (&r, "bench", "flat.npy");
+  r = mact_test_run_cli ("bench", f->model_cfg, "--input", npy, "--train", "--shape",
+                         "2,1,3,4,16,16");
+  expect_usage_error (&r, "--input and --shape");
+}
+
 int
 main (void)
 {
@@ -634,6 +734,7 @@ main (void)
     cmocka_unit_test (test_plugins),
     cmocka_unit_test (test_registry_listing),
     cmocka_unit_test (test_bench),
+    cmocka_unit_test (test_bench_options),
   };
   return cmocka_run_group_tests (tests, setup, teardown);
 }
