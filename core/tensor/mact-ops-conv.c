@@ -224,6 +224,29 @@ typedef struct {
   float            *col;    /* [C * K, nb * L] */
 } Vol2ColTask;
 
+/* Where kernel tap @kk (flat index over kd, kh, kw) reads, as an offset from the strided
+ * output position, and the output positions whose read falls inside the input rather
+ * than the padding, per axis as [lo, hi). */
+typedef struct {
+  gint64 off_d, off_h, off_w;
+  gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+} ConvTap;
+
+static inline void
+conv_tap (const ConvParams *p, gint64 kk, ConvTap *t)
+{
+  const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
+  const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
+  const gint64 kw = kk % p->kernel[2];
+
+  t->off_d = kd * p->dilation[0] - p->padding[0];
+  t->off_h = kh * p->dilation[1] - p->padding[1];
+  t->off_w = kw * p->dilation[2] - p->padding[2];
+  valid_range (t->off_d, p->stride[0], p->in[0], p->out[0], &t->d_lo, &t->d_hi);
+  valid_range (t->off_h, p->stride[1], p->in[1], p->out[1], &t->h_lo, &t->h_hi);
+  valid_range (t->off_w, p->stride[2], p->in[2], p->out[2], &t->w_lo, &t->w_hi);
+}
+
 /* One output row of a column matrix: @srow read at stride @sw for the output columns
  * [w_lo, w_hi) whose input is inside the plane, zeros for the padding either side.
  * Plain loops rather than memcpy/memset: the rows of deep layers are a few floats long,
@@ -243,12 +266,10 @@ unfold_row (float *drow, const float *srow, gint64 OW, gint64 w_lo, gint64 w_hi,
     drow[ow] = 0.0f;
 }
 
-/* Copies one sample's plane of row (c, kd, kh, kw) to @dst [OD * OH * OW], zero where
- * the kernel offset falls into the padding. */
+/* Copies one sample's plane of row (c, @tap) to @dst [OD * OH * OW], zero where the
+ * kernel offset falls into the padding. */
 static inline void
-vol2col_plane (const ConvParams *p, const float *src, float *dst, gint64 off_d,
-               gint64 off_h, gint64 off_w, gint64 d_lo, gint64 d_hi, gint64 h_lo,
-               gint64 h_hi, gint64 w_lo, gint64 w_hi)
+vol2col_plane (const ConvParams *p, const float *src, float *dst, const ConvTap *tap)
 {
   const gint64 IH = p->in[1], IW = p->in[2];
   const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
@@ -257,22 +278,23 @@ vol2col_plane (const ConvParams *p, const float *src, float *dst, gint64 off_d,
   for (gint64 od = 0; od < OD; od++)
     {
       float *dplane = dst + od * OH * OW;
-      if (od < d_lo || od >= d_hi)
+      if (od < tap->d_lo || od >= tap->d_hi)
         {
           memset (dplane, 0, sizeof (float) * OH * OW);
           continue;
         }
-      const float *splane = src + (od * sd + off_d) * IH * IW;
+      const float *splane = src + (od * sd + tap->off_d) * IH * IW;
       for (gint64 oh = 0; oh < OH; oh++)
         {
           float *drow = dplane + oh * OW;
-          if (oh < h_lo || oh >= h_hi)
+          if (oh < tap->h_lo || oh >= tap->h_hi)
             {
               for (gint64 ow = 0; ow < OW; ow++)
                 drow[ow] = 0.0f;
               continue;
             }
-          unfold_row (drow, splane + (oh * sh + off_h) * IW + off_w, OW, w_lo, w_hi, sw);
+          unfold_row (drow, splane + (oh * sh + tap->off_h) * IW + tap->off_w, OW,
+                      tap->w_lo, tap->w_hi, sw);
         }
     }
 }
@@ -289,23 +311,13 @@ vol2col_func (gint64 begin, gint64 end, gpointer data)
    * once per row, and the row is written contiguously (samples side by side). */
   for (gint64 r = begin; r < end; r++)
     {
-      gint64 c = r / K, kk = r % K;
-      gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-      gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-      gint64 kw = kk % p->kernel[2];
-      gint64 off_d = kd * p->dilation[0] - p->padding[0];
-      gint64 off_h = kh * p->dilation[1] - p->padding[1];
-      gint64 off_w = kw * p->dilation[2] - p->padding[2];
-      gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-
-      valid_range (off_d, p->stride[0], p->in[0], p->out[0], &d_lo, &d_hi);
-      valid_range (off_h, p->stride[1], p->in[1], p->out[1], &h_lo, &h_hi);
-      valid_range (off_w, p->stride[2], p->in[2], p->out[2], &w_lo, &w_hi);
+      const gint64 c = r / K;
+      ConvTap tap;
+      conv_tap (p, r % K, &tap);
 
       for (gint64 sample = 0; sample < t->nb; sample++)
         vol2col_plane (p, t->x + (sample * p->in_channels + c) * in_plane,
-                       t->col + r * t->nb * L + sample * L, off_d, off_h, off_w,
-                       d_lo, d_hi, h_lo, h_hi, w_lo, w_hi);
+                       t->col + r * t->nb * L + sample * L, &tap);
     }
 }
 
@@ -333,7 +345,7 @@ col2vol_func (gint64 begin, gint64 end, gpointer data)
   const ConvParams *p = t->p;
   const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
   const gint64 ID = p->in[0], IH = p->in[1], IW = p->in[2];
-  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 OH = p->out[1], OW = p->out[2];
   const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
 
   /* Work item c is channel c of every sample: no two threads touch the same input
@@ -341,31 +353,22 @@ col2vol_func (gint64 begin, gint64 end, gpointer data)
   for (gint64 c = begin; c < end; c++)
     for (gint64 kk = 0; kk < K; kk++)
       {
-        gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-        gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-        gint64 kw = kk % p->kernel[2];
-        gint64 off_d = kd * p->dilation[0] - p->padding[0];
-        gint64 off_h = kh * p->dilation[1] - p->padding[1];
-        gint64 off_w = kw * p->dilation[2] - p->padding[2];
-        gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-
-        valid_range (off_d, sd, ID, OD, &d_lo, &d_hi);
-        valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-        valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+        ConvTap tap;
+        conv_tap (p, kk, &tap);
 
         for (gint64 sample = 0; sample < t->nb; sample++)
           {
             float *dst = t->gx + (sample * p->in_channels + c) * ID * IH * IW;
             const float *src = t->col + (c * K + kk) * t->nb * L + sample * L;
-            for (gint64 od = d_lo; od < d_hi; od++)
+            for (gint64 od = tap.d_lo; od < tap.d_hi; od++)
               {
-                float *dplane = dst + (od * sd + off_d) * IH * IW;
+                float *dplane = dst + (od * sd + tap.off_d) * IH * IW;
                 const float *splane = src + od * OH * OW;
-                for (gint64 oh = h_lo; oh < h_hi; oh++)
+                for (gint64 oh = tap.h_lo; oh < tap.h_hi; oh++)
                   {
-                    float *drow = dplane + (oh * sh + off_h) * IW + off_w;
+                    float *drow = dplane + (oh * sh + tap.off_h) * IW + tap.off_w;
                     const float *srow = splane + oh * OW;
-                    for (gint64 ow = w_lo; ow < w_hi; ow++)
+                    for (gint64 ow = tap.w_lo; ow < tap.w_hi; ow++)
                       drow[ow * sw] += srow[ow];
                   }
               }
@@ -477,7 +480,7 @@ depthwise_func (gint64 begin, gint64 end, gpointer data)
   const gint64 K = conv_kernel_size (p), L = conv_out_plane (p);
   const gint64 in_plane = conv_in_plane (p);
   const gint64 IH = p->in[1], IW = p->in[2];
-  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 OH = p->out[1], OW = p->out[2];
   const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
   const gint64 cout_g = p->out_channels / p->groups;
 
@@ -493,29 +496,20 @@ depthwise_func (gint64 begin, gint64 end, gpointer data)
         yp[l] = init;
       for (gint64 kk = 0; kk < K; kk++)
         {
-          const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-          const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-          const gint64 kw = kk % p->kernel[2];
-          const gint64 off_d = kd * p->dilation[0] - p->padding[0];
-          const gint64 off_h = kh * p->dilation[1] - p->padding[1];
-          const gint64 off_w = kw * p->dilation[2] - p->padding[2];
           const float wv = wk[kk];
-          gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-
-          valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
-          valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-          valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
-          for (gint64 od = d_lo; od < d_hi; od++)
-            for (gint64 oh = h_lo; oh < h_hi; oh++)
+          ConvTap tap;
+          conv_tap (p, kk, &tap);
+          for (gint64 od = tap.d_lo; od < tap.d_hi; od++)
+            for (gint64 oh = tap.h_lo; oh < tap.h_hi; oh++)
               {
-                const float *srow = xp + ((od * sd + off_d) * IH + oh * sh + off_h) * IW
-                                    + off_w;
+                const float *srow =
+                  xp + ((od * sd + tap.off_d) * IH + oh * sh + tap.off_h) * IW + tap.off_w;
                 float *drow = yp + (od * OH + oh) * OW;
                 if (sw == 1)
-                  for (gint64 ow = w_lo; ow < w_hi; ow++)
+                  for (gint64 ow = tap.w_lo; ow < tap.w_hi; ow++)
                     drow[ow] += wv * srow[ow];
                 else
-                  for (gint64 ow = w_lo; ow < w_hi; ow++)
+                  for (gint64 ow = tap.w_lo; ow < tap.w_hi; ow++)
                     drow[ow] += wv * srow[ow * sw];
               }
         }
@@ -557,38 +551,30 @@ vol2col_tile_func (gint64 begin, gint64 end, gpointer data)
   const ConvParams *p = t->p;
   const gint64 K = conv_kernel_size (p), in_plane = conv_in_plane (p);
   const gint64 IH = p->in[1], IW = p->in[2];
-  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 OH = p->out[1], OW = p->out[2];
   const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
   const gint64 ncols = t->rows * OW;
 
   for (gint64 r = begin; r < end; r++)
     {
       const gint64 c = r / K, kk = r % K;
-      const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-      const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-      const gint64 kw = kk % p->kernel[2];
-      const gint64 off_d = kd * p->dilation[0] - p->padding[0];
-      const gint64 off_h = kh * p->dilation[1] - p->padding[1];
-      const gint64 off_w = kw * p->dilation[2] - p->padding[2];
-      gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-
-      valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
-      valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-      valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+      ConvTap tap;
+      conv_tap (p, kk, &tap);
       const float *src = t->x + c * in_plane;
       float *dst = t->col + r * ncols;
       for (gint64 i = 0; i < t->rows; i++)
         {
           const gint64 od = (t->t0 + i) / OH, oh = (t->t0 + i) % OH;
           float *drow = dst + i * OW;
-          if (od < d_lo || od >= d_hi || oh < h_lo || oh >= h_hi)
+          if (od < tap.d_lo || od >= tap.d_hi || oh < tap.h_lo || oh >= tap.h_hi)
             {
               for (gint64 ow = 0; ow < OW; ow++)
                 drow[ow] = 0.0f;
               continue;
             }
-          unfold_row (drow, src + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w,
-                      OW, w_lo, w_hi, sw);
+          const float *srow =
+            src + ((od * sd + tap.off_d) * IH + oh * sh + tap.off_h) * IW + tap.off_w;
+          unfold_row (drow, srow, OW, tap.w_lo, tap.w_hi, sw);
         }
     }
 }
@@ -603,34 +589,26 @@ col2vol_tile_func (gint64 begin, gint64 end, gpointer data)
   const ConvParams *p = t->p;
   const gint64 K = conv_kernel_size (p), in_plane = conv_in_plane (p);
   const gint64 IH = p->in[1], IW = p->in[2];
-  const gint64 OD = p->out[0], OH = p->out[1], OW = p->out[2];
+  const gint64 OH = p->out[1], OW = p->out[2];
   const gint64 sd = p->stride[0], sh = p->stride[1], sw = p->stride[2];
   const gint64 ncols = t->rows * OW;
 
   for (gint64 c = begin; c < end; c++)
     for (gint64 kk = 0; kk < K; kk++)
       {
-        const gint64 kd = kk / (p->kernel[1] * p->kernel[2]);
-        const gint64 kh = (kk / p->kernel[2]) % p->kernel[1];
-        const gint64 kw = kk % p->kernel[2];
-        const gint64 off_d = kd * p->dilation[0] - p->padding[0];
-        const gint64 off_h = kh * p->dilation[1] - p->padding[1];
-        const gint64 off_w = kw * p->dilation[2] - p->padding[2];
-        gint64 d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
-
-        valid_range (off_d, sd, p->in[0], OD, &d_lo, &d_hi);
-        valid_range (off_h, sh, IH, OH, &h_lo, &h_hi);
-        valid_range (off_w, sw, IW, OW, &w_lo, &w_hi);
+        ConvTap tap;
+        conv_tap (p, kk, &tap);
         float *dst = t->gx + c * in_plane;
         const float *src = t->col + (c * K + kk) * ncols;
         for (gint64 i = 0; i < t->rows; i++)
           {
             const gint64 od = (t->t0 + i) / OH, oh = (t->t0 + i) % OH;
-            if (od < d_lo || od >= d_hi || oh < h_lo || oh >= h_hi)
+            if (od < tap.d_lo || od >= tap.d_hi || oh < tap.h_lo || oh >= tap.h_hi)
               continue;
-            float *drow = dst + ((od * sd + off_d) * IH + oh * sh + off_h) * IW + off_w;
+            float *drow =
+              dst + ((od * sd + tap.off_d) * IH + oh * sh + tap.off_h) * IW + tap.off_w;
             const float *srow = src + i * OW;
-            for (gint64 ow = w_lo; ow < w_hi; ow++)
+            for (gint64 ow = tap.w_lo; ow < tap.w_hi; ow++)
               drow[ow * sw] += srow[ow];
           }
       }
