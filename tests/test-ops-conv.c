@@ -367,6 +367,54 @@ test_conv_depthwise_reference (void **state)
                         40);
 }
 
+/* Stride-1 convolutions with a 3x3 spatial kernel, one group, at least 8 channels and
+ * output planes of 64 positions or more run Winograd F(4x4, 3x3) (mact-conv-winograd.c)
+ * forward, and the same for the input gradient (a convolution of the output gradient with
+ * the rotated filter).  Planes that are not multiples of the 4x4 tile, channel counts
+ * that are not multiples of the 8 vector lanes, every temporal padding allowed and
+ * spatial paddings 0 to 2; a 1-frame kernel (frames of all samples become one
+ * sequence); planes of few tiles (one GEMM per temporal tap) and of many (the taps
+ * stacked into one GEMM per frame).
+ * The run without Winograd (MACT_CONV_WINOGRAD=0, tests/meson.build) checks the same
+ * shapes through im2col. */
+static void
+test_conv_winograd_reference (void **state)
+{
+  check_conv_reference ((RefConv) { .n = 2, .cin = 9, .cout = 10, .groups = 1,
+                                    .in = { 4, 13, 11 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 1, 1, 1 }, .d = { 1, 1, 1 } },
+                        50);
+  check_conv_reference ((RefConv) { .n = 3, .cin = 8, .cout = 12, .groups = 1,
+                                    .in = { 2, 9, 17 }, .k = { 1, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 0, 0, 2 }, .d = { 1, 1, 1 } },
+                        60);
+  check_conv_reference ((RefConv) { .n = 1, .cin = 11, .cout = 8, .groups = 1,
+                                    .in = { 5, 10, 12 }, .k = { 2, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 0, 2, 0 }, .d = { 1, 1, 1 } },
+                        70);
+  check_conv_reference ((RefConv) { .n = 2, .cin = 8, .cout = 9, .groups = 1,
+                                    .in = { 3, 8, 8 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 2, 1, 1 }, .d = { 1, 1, 1 } },
+                        80);
+  /* 72 tiles per frame: the temporal taps stack into one GEMM per output frame. */
+  check_conv_reference ((RefConv) { .n = 1, .cin = 8, .cout = 9, .groups = 1,
+                                    .in = { 3, 30, 34 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 1, 1, 1 }, .d = { 1, 1, 1 } },
+                        85);
+}
+
+/* Long clips on large planes are transformed a chunk of frames at a time (12 MiB of
+ * transformed input and output): here 4 chunks (7, 7, 7 and 3 frames), the temporal taps reading
+ * across chunk boundaries. */
+static void
+test_full_conv_winograd_chunks (void **state)
+{
+  check_conv_reference ((RefConv) { .n = 1, .cin = 8, .cout = 8, .groups = 1,
+                                    .in = { 24, 96, 96 }, .k = { 3, 3, 3 },
+                                    .s = { 1, 1, 1 }, .p = { 1, 1, 1 }, .d = { 1, 1, 1 } },
+                        90);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Finite differences                                                                   */
 /* ------------------------------------------------------------------------------------ */
@@ -909,6 +957,8 @@ main (void)
     cmocka_unit_test (test_conv_reference),
     cmocka_unit_test (test_conv_tiled_plane),
     cmocka_unit_test (test_conv_depthwise_reference),
+    cmocka_unit_test (test_conv_winograd_reference),
+    cmocka_unit_test (test_full_conv_winograd_chunks),
     cmocka_unit_test (test_conv2d_gradcheck),
     cmocka_unit_test (test_conv3d_gradcheck),
     cmocka_unit_test (test_conv_noncontiguous),

@@ -14,6 +14,7 @@
  * mact_parallel_for(); the GEMMs run outside parallel regions and split themselves.
  */
 #include "mact-tensor-private.h"
+#include "mact-conv-winograd-private.h"
 
 #include <string.h>
 
@@ -696,6 +697,69 @@ conv_backward_tiled (const ConvParams *p, const char *op, const float *x, const 
   return TRUE;
 }
 
+/* Whether Winograd may be used at all: on unless MACT_CONV_WINOGRAD=0 (read once), which
+ * exists to compare the two algorithms on a real model. */
+static gboolean
+winograd_enabled (void)
+{
+  static gsize once = 0;
+  static gboolean enabled = TRUE;
+  if (g_once_init_enter (&once))
+    {
+      const char *value = g_getenv ("MACT_CONV_WINOGRAD");
+      enabled = value == NULL || strcmp (value, "0") != 0;
+      g_once_init_leave (&once, 1);
+    }
+  return enabled;
+}
+
+/* Fills @wc when the convolution suits mact-conv-winograd.c and is big enough to gain
+ * from it: a 3x3 spatial kernel, stride and dilation 1, one group, and output planes of
+ * at least WINOGRAD_MIN_PLANE positions (on smaller planes the 4x4 tiles waste too much
+ * and the transforms cost more than they save).  With @transposed, describes the input
+ * gradient instead: a convolution of the output gradient with the rotated filter. */
+#define WINOGRAD_MIN_PLANE 64
+#define WINOGRAD_MIN_CHANNELS 8
+
+static gboolean
+winograd_plan (const ConvParams *p, gboolean transposed, MactWinogradConv *wc)
+{
+  if (!winograd_enabled () || p->groups != 1 || p->kernel[1] != 3 || p->kernel[2] != 3)
+    return FALSE;
+  for (gint i = 0; i < 3; i++)
+    if (p->stride[i] != 1 || p->dilation[i] != 1)
+      return FALSE;
+  if (p->out[1] * p->out[2] < WINOGRAD_MIN_PLANE ||
+      MIN (p->in_channels, p->out_channels) < WINOGRAD_MIN_CHANNELS)
+    return FALSE;
+
+  MactWinogradConv c = { .batch = p->batch, .kernel_d = p->kernel[0], .transposed = transposed };
+  if (!transposed)
+    {
+      c.in_channels = p->in_channels;
+      c.out_channels = p->out_channels;
+      c.in_d = p->in[0], c.in_h = p->in[1], c.in_w = p->in[2];
+      c.out_d = p->out[0], c.out_h = p->out[1], c.out_w = p->out[2];
+      c.pad_d = p->padding[0], c.pad_h = p->padding[1], c.pad_w = p->padding[2];
+    }
+  else
+    {
+      /* Stride 1: the input gradient is the output gradient, padded by kernel - 1 -
+       * padding, correlated with the rotated filter. */
+      c.in_channels = p->out_channels;
+      c.out_channels = p->in_channels;
+      c.in_d = p->out[0], c.in_h = p->out[1], c.in_w = p->out[2];
+      c.out_d = p->in[0], c.out_h = p->in[1], c.out_w = p->in[2];
+      c.pad_d = p->kernel[0] - 1 - p->padding[0];
+      c.pad_h = 2 - p->padding[1];
+      c.pad_w = 2 - p->padding[2];
+    }
+  if (!mact_winograd_conv_supported (&c))
+    return FALSE;
+  *wc = c;
+  return TRUE;
+}
+
 /* y[N, Cout, L] = conv(x[N, Cin, D, H, W], w[Cout, Cin/groups, K]) + b.  All buffers are
  * contiguous; @b may be NULL. */
 static gboolean
@@ -714,6 +778,9 @@ conv_forward_impl (const ConvParams *p, const char *op, const float *x, const fl
       depthwise_forward (p, x, w, b, y);
       return TRUE;
     }
+  MactWinogradConv wc;
+  if (winograd_plan (p, FALSE, &wc))
+    return mact_winograd_conv (&wc, op, x, w, b, y, error);
   const gint64 tile_rows = conv_tile_rows (p);
   if (tile_rows > 0)
     {
@@ -774,6 +841,15 @@ conv_backward_impl (const ConvParams *p, const char *op, const float *x, const f
     bias_grad (gy, gb, p->batch, p->out_channels, L);
   if (gx == NULL && gw == NULL)
     return TRUE;
+  MactWinogradConv wc;
+  if (gx != NULL && winograd_plan (p, TRUE, &wc))
+    {
+      if (!mact_winograd_conv (&wc, op, gy, w, NULL, gx, error))
+        return FALSE;
+      gx = NULL;   /* done; what remains is the weight gradient */
+      if (gw == NULL)
+        return TRUE;
+    }
   const gint64 tile_rows = conv_tile_rows (p);
   if (tile_rows > 0)
     {
