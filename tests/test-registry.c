@@ -10,6 +10,31 @@
 #include "mact-test.h"
 
 #include <string.h>
+#include <unistd.h>
+#include <sys/auxv.h>
+#include <glib/gstdio.h>
+
+/* ------------------------------------------------------------------ a privileged process */
+
+/* While set, the process looks privileged to libmact (and to anything else asking). */
+static gboolean pretend_privileged;
+
+/* glibc's own name for getauxval(), exported next to it. */
+extern unsigned long __getauxval (unsigned long type);
+
+/* The kernel sets AT_SECURE for setuid, setgid and file-capability programs; that flag
+ * is what the registry's rule for such programs reads.  This definition interposes
+ * glibc's for the whole process (the executable comes first in symbol lookup, so
+ * libmact's call lands here too), which tests the rule without a setuid binary.  It
+ * forwards through __getauxval rather than dlsym(), which may allocate: a sanitizer's
+ * runtime asks for auxiliary values before it can serve allocations. */
+unsigned long
+getauxval (unsigned long type)
+{
+  if (type == AT_SECURE && pretend_privileged)
+    return 1;
+  return __getauxval (type);
+}
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -63,6 +88,15 @@ static gchar *
 shadow_dir (void)
 {
   return g_build_filename (fixture_dir (), "shadow", NULL);
+}
+
+/* A file of the hostile root, whose plugins crash or hang: never scanned here, only
+ * loaded by name, and only the ones that are safe in-process. */
+static gchar *
+hostile_file (const char *name)
+{
+  g_autofree gchar *base = g_strdup_printf ("libmact-native-%s.so", name);
+  return g_build_filename (fixture_dir (), "hostile", "native", base, NULL);
 }
 
 /* A registry that searches only the fixture root. */
@@ -186,6 +220,30 @@ init_layer_type (MactPlugin *plugin, GError **error)
 {
   /* A concrete module, but a layer, not one of the kinds a config can name. */
   return mact_plugin_add_type (plugin, "JustALayer", MACT_TYPE_IDENTITY, error);
+}
+
+/* A backbone whose class_init clears dispose: GObject would call NULL at its first
+ * unref, so the registry refuses it. */
+typedef struct { MactBackbone parent_instance; } TestNoDispose;
+typedef struct { MactBackboneClass parent_class; } TestNoDisposeClass;
+GType test_no_dispose_get_type (void);
+G_DEFINE_FINAL_TYPE (TestNoDispose, test_no_dispose, MACT_TYPE_BACKBONE)
+static void test_no_dispose_class_init (TestNoDisposeClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = NULL;
+}
+static void test_no_dispose_init (TestNoDispose *self) {}
+
+static gboolean
+init_no_dispose (MactPlugin *plugin, GError **error)
+{
+  return mact_plugin_add_type (plugin, "NoDispose", test_no_dispose_get_type (), error);
+}
+
+static gboolean
+init_invalid_gtype (MactPlugin *plugin, GError **error)
+{
+  return mact_plugin_add_type (plugin, "NoGType", G_TYPE_INVALID, error);
 }
 
 static gboolean
@@ -812,6 +870,10 @@ test_static_plugin_errors (void **state)
     { "abstracttype", init_abstract_type, MACT_PLUGIN_ERROR_INVALID_TYPE, "abstract head" },
     { "layertype", init_layer_type, MACT_PLUGIN_ERROR_INVALID_TYPE, "not a backbone" },
     { "badname", init_bad_name, MACT_PLUGIN_ERROR_INVALID_TYPE, "Bad-Name" },
+    { "nodispose", init_no_dispose, MACT_PLUGIN_ERROR_INVALID_TYPE,
+      "\"NoDispose\" (TestNoDispose): its class leaves GObjectClass.dispose NULL" },
+    { "invalidgtype", init_invalid_gtype, MACT_PLUGIN_ERROR_INVALID_TYPE,
+      "\"NoGType\" has no GType (G_TYPE_INVALID" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (bad_init); i++)
     {
@@ -823,6 +885,7 @@ test_static_plugin_errors (void **state)
     }
   assert_not_found (registry, "Foreign");
   assert_not_found (registry, "JustALayer");
+  assert_not_found (registry, "NoDispose");
 
   /* A duplicate is refused; the plugin's other type registers. */
   desc = make_desc ("dups", "native", init_dup);
@@ -851,6 +914,311 @@ test_static_plugin_nested_lookup (void **state)
   lookup_ok (registry, "NestedBackbone");
 }
 
+/* ------------------------------------------------------------------ hostile plugins */
+
+static void
+test_bad_classes (void **state)
+{
+  g_autoptr(MactRegistry) registry = mact_registry_new (FALSE);
+  g_autofree gchar *file = hostile_file ("badclass");
+  g_autoptr(GError) error = NULL;
+
+  /* badclass's init ignores the refusals and succeeds: its good type registers, and the
+   * first refusal is what loading the file answers. */
+  assert_false (mact_registry_load_plugin_file (registry, file, &error));
+  assert_non_null (error);
+  assert_true (g_str_has_prefix (error->message, file));
+  assert_error_with (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_TYPE,
+                     "\"NoFinalizeNet\" (MactFixtureNativeNoFinalize)");
+
+  /* The fixture's classes really are broken the way the messages say. */
+  GObjectClass *no_finalize = g_type_class_peek (g_type_from_name ("MactFixtureNativeNoFinalize"));
+  assert_non_null (no_finalize);
+  assert_null (no_finalize->finalize);
+  GObjectClass *no_init = g_type_class_peek (g_type_from_name ("MactFixtureNativeNoInit"));
+  assert_non_null (no_init);
+  GInitableIface *initable = g_type_interface_peek (no_init, G_TYPE_INITABLE);
+  assert_non_null (initable);
+  assert_null (initable->init);
+  assert_int_equal (g_type_from_name ("MactFixtureNativeNotABackbone"), G_TYPE_INVALID);
+
+  /* Each refusal is recorded, names the file and the type, and says what is wrong. */
+  g_auto(GStrv) messages = mact_registry_dup_load_errors (registry, "native");
+  const struct { const char *type, *detail; } expected[] = {
+    { "\"NoFinalizeNet\"", "leaves GObjectClass.finalize NULL" },
+    { "\"NoInitNet\"", "leaves GInitableIface.init NULL" },
+    { "\"NotABackbone\"", "G_TYPE_INVALID" },
+  };
+  assert_int_equal (g_strv_length (messages), G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      assert_true (g_str_has_prefix (messages[i], file));
+      if (strstr (messages[i], expected[i].type) == NULL ||
+          strstr (messages[i], expected[i].detail) == NULL)
+        fail_msg ("load error %u is \"%s\", expected %s: %s", i, messages[i], expected[i].type,
+                  expected[i].detail);
+      assert_true (warned_about (expected[i].type));
+    }
+  GError *recorded = mact_registry_dup_load_error (registry, "libmact-native-badclass.so");
+  assert_error_with (&recorded, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_TYPE,
+                     "NoFinalizeNet");
+
+  /* None of them can be created; the plugin's good type works. */
+  assert_not_found (registry, "NoFinalizeNet");
+  assert_not_found (registry, "NoInitNet");
+  assert_not_found (registry, "NotABackbone");
+  g_autoptr(MactModule) block = mact_registry_create_block (registry, "BadClassOk",
+                                                            MACT_TYPE_BACKBONE, 0, NULL, NULL,
+                                                            &error);
+  if (block == NULL)
+    fail_msg ("create_block failed: %s", error->message);
+  g_autoptr(GPtrArray) plugins = mact_registry_list_plugins (registry, "native");
+  assert_int_equal (plugins->len, 1);
+  assert_string_equal (mact_plugin_get_name (g_ptr_array_index (plugins, 0)), "badclass");
+}
+
+static void
+test_load_plugin_file (void **state)
+{
+  g_autoptr(MactRegistry) registry = mact_registry_new (FALSE);
+  g_autoptr(GError) error = NULL;
+
+  /* A name that is no plugin file name: refused before anything is opened. */
+  const char *not_plugins[] = { "/nonexistent/libfoo.so", "/nonexistent/libmact-timm-x.so",
+                                "/nonexistent/libmact-native-.so",
+                                "/nonexistent/libmact-native-x.so.1" };
+  for (guint i = 0; i < G_N_ELEMENTS (not_plugins); i++)
+    {
+      assert_false (mact_registry_load_plugin_file (registry, not_plugins[i], &error));
+      assert_non_null (error);
+      assert_true (g_str_has_prefix (error->message, not_plugins[i]));
+      assert_error_with (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_NOT_A_PLUGIN,
+                         "native, cls, tv");
+    }
+
+  /* A relative path is taken from the current directory, and kept absolute. */
+  g_autofree gchar *saved_cwd = g_get_current_dir ();
+  g_autofree gchar *native_dir = g_build_filename (fixture_dir (), "native", NULL);
+  assert_int_equal (g_chdir (native_dir), 0);
+  g_autofree gchar *cwd = g_get_current_dir ();
+  g_autofree gchar *good = g_build_filename (cwd, "libmact-native-good-one.so", NULL);
+  gboolean loaded = mact_registry_load_plugin_file (registry, "libmact-native-good-one.so",
+                                                    &error);
+  assert_int_equal (g_chdir (saved_cwd), 0);
+  if (!loaded)
+    fail_msg ("loading good-one failed: %s", error->message);
+  g_autoptr(GPtrArray) plugins = mact_registry_list_plugins (registry, "native");
+  assert_int_equal (plugins->len, 1);
+  assert_string_equal (mact_plugin_get_filename (g_ptr_array_index (plugins, 0)), good);
+  assert_string_equal (mact_plugin_get_name (g_ptr_array_index (plugins, 0)), "good_one");
+  lookup_ok (registry, "TestBackbone");
+  /* The same path again loads nothing and answers the same. */
+  assert_true (mact_registry_load_plugin_file (registry, good, &error));
+  assert_null (error);
+
+  /* Another file of the same name is refused without being opened. */
+  g_autofree gchar *tmp = g_dir_make_tmp ("mact-registry-XXXXXX", &error);
+  assert_non_null (tmp);
+  g_autofree gchar *link = g_build_filename (tmp, "libmact-native-good-one.so", NULL);
+  assert_int_equal (symlink (good, link), 0);
+  assert_false (mact_registry_load_plugin_file (registry, link, &error));
+  assert_non_null (error);
+  assert_true (g_str_has_prefix (error->message, link));
+  assert_error_with (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_DUPLICATE_FILE, good);
+
+  /* A file that cannot be opened is refused, recorded, and refused again alike. */
+  g_autofree gchar *missing = g_build_filename (tmp, "libmact-cls-missing.so", NULL);
+  assert_false (mact_registry_load_plugin_file (registry, missing, &error));
+  assert_error_with (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_OPEN, missing);
+  assert_true (warned_about (missing));
+  GError *recorded = mact_registry_dup_load_error (registry, missing);
+  assert_error_with (&recorded, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_OPEN, "cannot open");
+  assert_false (mact_registry_load_plugin_file (registry, missing, &error));
+  assert_error_with (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_OPEN, missing);
+  g_auto(GStrv) cls_errors = mact_registry_dup_load_errors (registry, "cls");
+  assert_int_equal (g_strv_length (cls_errors), 1);
+
+  /* A later scan skips the file loaded by name: one plugin, no duplicate types. */
+  mact_registry_prepend_search_path (registry, fixture_dir ());
+  lookup_ok (registry, "BadTypeOk");
+  g_autoptr(GPtrArray) after_scan = mact_registry_list_plugins (registry, "native");
+  assert_int_equal (after_scan->len, 2);
+  g_auto(GStrv) native_errors = mact_registry_dup_load_errors (registry, "native");
+  for (guint i = 0; native_errors[i] != NULL; i++)
+    assert_null (strstr (native_errors[i], "TestBackbone"));
+
+  g_unlink (link);
+  g_rmdir (tmp);
+}
+
+static void
+test_list_plugin_files (void **state)
+{
+  g_autoptr(MactRegistry) registry = fixture_registry ();
+  g_autofree gchar *shadow = shadow_dir ();
+  mact_registry_prepend_search_path (registry, shadow);
+
+  /* The order a scan opens them in: sorted, the family directory before the one below
+   * it, never two levels down. */
+  g_auto(GStrv) cls = mact_registry_list_plugin_files (registry, "mmcls");
+  const char *cls_order[] = { "badabi", "badmagic", "good", "initfail", "initnoerror",
+                              "misfiled", "namemismatch", "newcore", "nodesc", "noentry",
+                              "notelf", "undefsym", "wrongfamily", "extra/libmact-cls-dup" };
+  assert_int_equal (g_strv_length (cls), G_N_ELEMENTS (cls_order));
+  for (guint i = 0; i < G_N_ELEMENTS (cls_order); i++)
+    {
+      g_autofree gchar *suffix = strchr (cls_order[i], '/') != NULL
+        ? g_strconcat ("/cls/", cls_order[i], ".so", NULL)
+        : g_strconcat ("/cls/libmact-cls-", cls_order[i], ".so", NULL);
+      if (!g_str_has_suffix (cls[i], suffix) || !g_str_has_prefix (cls[i], fixture_dir ()))
+        fail_msg ("plugin file %u is %s, expected one ending in %s", i, cls[i], suffix);
+    }
+
+  /* Unique by file name: the shadow root's libmact-tv-good.so hides the other one. */
+  g_auto(GStrv) tv = mact_registry_list_plugin_files (registry, "tv");
+  g_autofree gchar *shadow_tv = g_build_filename (shadow, "tv", "libmact-tv-good.so", NULL);
+  const char *tv_expected[] = { shadow_tv, NULL };
+  assert_true (g_strv_equal ((const char * const *) tv, tv_expected));
+
+  /* All families, in their order; an unknown family has none. */
+  g_auto(GStrv) all = mact_registry_list_plugin_files (registry, NULL);
+  g_auto(GStrv) native = mact_registry_list_plugin_files (registry, "native");
+  assert_int_equal (g_strv_length (all), g_strv_length (native) + g_strv_length (cls) + 1);
+  assert_string_equal (all[0], native[0]);
+  assert_string_equal (all[g_strv_length (all) - 1], shadow_tv);
+  g_auto(GStrv) none = mact_registry_list_plugin_files (registry, "timm");
+  assert_int_equal (g_strv_length (none), 0);
+
+  /* Nothing was opened. */
+  assert_false (mact_registry_family_is_loaded (registry, "cls"));
+  assert_null (mact_registry_dup_load_error (registry, "libmact-cls-badabi.so"));
+}
+
+static void
+test_nothing_from_current_directory (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *saved_path = g_strdup (g_getenv ("MACT_PLUGIN_PATH"));
+  g_autofree gchar *saved_system = g_strdup (g_getenv ("MACT_PLUGIN_SYSTEM_PATH"));
+  g_autofree gchar *saved_cwd = g_get_current_dir ();
+
+  /* The current directory is laid out as a plugin root, with a good plugin in it. */
+  g_autofree gchar *tmp = g_dir_make_tmp ("mact-cwd-XXXXXX", &error);
+  assert_non_null (tmp);
+  g_autofree gchar *tmp_native = g_build_filename (tmp, "native", NULL);
+  assert_int_equal (g_mkdir (tmp_native, 0700), 0);
+  g_autofree gchar *fine = hostile_file ("fine");
+  g_autofree gchar *copy = g_build_filename (tmp_native, "libmact-native-fine.so", NULL);
+  g_autoptr(GFile) from = g_file_new_for_path (fine);
+  g_autoptr(GFile) to = g_file_new_for_path (copy);
+  assert_true (g_file_copy (from, to, G_FILE_COPY_NONE, NULL, NULL, NULL, &error));
+  assert_int_equal (g_chdir (tmp), 0);
+  g_autofree gchar *cwd = g_get_current_dir ();
+
+  /* A registry searching other roots does not look here. */
+  {
+    g_autoptr(MactRegistry) registry = fixture_registry ();
+    assert_not_found (registry, "FineNet");
+    g_auto(GStrv) files = mact_registry_list_plugin_files (registry, NULL);
+    for (guint i = 0; files[i] != NULL; i++)
+      assert_false (g_str_has_prefix (files[i], cwd));
+  }
+  /* Empty entries of the variables do not mean the current directory. */
+  g_setenv ("MACT_PLUGIN_PATH", "::", TRUE);
+  g_setenv ("MACT_PLUGIN_SYSTEM_PATH", ":", TRUE);
+  {
+    g_autoptr(MactRegistry) registry = mact_registry_new (TRUE);
+    g_auto(GStrv) roots = mact_registry_get_search_path (registry);
+    assert_int_equal (g_strv_length (roots), 0);
+    assert_int_equal (mact_registry_lookup_type (registry, "FineNet", &error), G_TYPE_INVALID);
+    assert_error_with (&error, MACT_REGISTRY_ERROR, MACT_REGISTRY_ERROR_NOT_FOUND,
+                       "search path is empty");
+  }
+  /* Nor do the defaults. */
+  g_unsetenv ("MACT_PLUGIN_PATH");
+  g_unsetenv ("MACT_PLUGIN_SYSTEM_PATH");
+  {
+    g_autoptr(MactRegistry) registry = mact_registry_new (TRUE);
+    g_auto(GStrv) roots = mact_registry_get_search_path (registry);
+    assert_int_equal (g_strv_length (roots), 2);
+    for (guint i = 0; roots[i] != NULL; i++)
+      {
+        assert_true (g_path_is_absolute (roots[i]));
+        assert_false (g_str_equal (roots[i], cwd));
+      }
+  }
+  /* A relative directory the environment or the program names is resolved when it is
+   * given: changing directory afterwards changes nothing. */
+  g_setenv ("MACT_PLUGIN_PATH", ".", TRUE);
+  g_setenv ("MACT_PLUGIN_SYSTEM_PATH", "", TRUE);
+  g_autoptr(MactRegistry) from_env = mact_registry_new (TRUE);
+  g_autoptr(MactRegistry) from_api = mact_registry_new (FALSE);
+  mact_registry_prepend_search_path (from_api, "./native/..");
+  assert_int_equal (g_chdir (saved_cwd), 0);
+  g_auto(GStrv) env_roots = mact_registry_get_search_path (from_env);
+  g_auto(GStrv) api_roots = mact_registry_get_search_path (from_api);
+  const char *expected[] = { cwd, NULL };
+  assert_true (g_strv_equal ((const char * const *) env_roots, expected));
+  assert_true (g_strv_equal ((const char * const *) api_roots, expected));
+  /* ... and loads from there, now that it is no longer the current directory. */
+  lookup_ok (from_env, "FineNet");
+  g_autoptr(GPtrArray) plugins = mact_registry_list_plugins (from_env, "native");
+  assert_int_equal (plugins->len, 1);
+  g_autofree gchar *expected_file = g_build_filename (cwd, "native", "libmact-native-fine.so",
+                                                      NULL);
+  assert_string_equal (mact_plugin_get_filename (g_ptr_array_index (plugins, 0)),
+                       expected_file);
+
+  g_setenv ("MACT_PLUGIN_PATH", saved_path != NULL ? saved_path : "", TRUE);
+  g_setenv ("MACT_PLUGIN_SYSTEM_PATH", saved_system != NULL ? saved_system : "", TRUE);
+  g_unlink (copy);
+  g_rmdir (tmp_native);
+  g_rmdir (tmp);
+}
+
+static void
+test_privileged_process (void **state)
+{
+  g_autofree gchar *saved_path = g_strdup (g_getenv ("MACT_PLUGIN_PATH"));
+  g_autofree gchar *saved_system = g_strdup (g_getenv ("MACT_PLUGIN_SYSTEM_PATH"));
+
+  /* The installed directory: the last default root of an ordinary process. */
+  g_unsetenv ("MACT_PLUGIN_PATH");
+  g_unsetenv ("MACT_PLUGIN_SYSTEM_PATH");
+  g_autoptr(MactRegistry) ordinary = mact_registry_new (TRUE);
+  g_auto(GStrv) defaults = mact_registry_get_search_path (ordinary);
+  assert_int_equal (g_strv_length (defaults), 2);
+  const char *installed = defaults[1];
+
+  /* Variables that an ordinary process follows... */
+  g_setenv ("MACT_PLUGIN_PATH", "/mact-test/user-chosen", TRUE);
+  g_setenv ("MACT_PLUGIN_SYSTEM_PATH", "/mact-test/user-system", TRUE);
+  {
+    g_autoptr(MactRegistry) registry = mact_registry_new (TRUE);
+    g_auto(GStrv) roots = mact_registry_get_search_path (registry);
+    const char *expected[] = { "/mact-test/user-chosen", "/mact-test/user-system", NULL };
+    assert_true (g_strv_equal ((const char * const *) roots, expected));
+  }
+  /* ... a privileged one ignores, and the user's data directory with them: only the
+   * installed directory is left. */
+  pretend_privileged = TRUE;
+  g_autoptr(MactRegistry) privileged = mact_registry_new (TRUE);
+  g_unsetenv ("MACT_PLUGIN_SYSTEM_PATH");
+  g_autoptr(MactRegistry) privileged_defaults = mact_registry_new (TRUE);
+  pretend_privileged = FALSE;
+  const char *expected[] = { installed, NULL };
+  g_auto(GStrv) roots = mact_registry_get_search_path (privileged);
+  assert_true (g_strv_equal ((const char * const *) roots, expected));
+  g_auto(GStrv) roots_defaults = mact_registry_get_search_path (privileged_defaults);
+  assert_true (g_strv_equal ((const char * const *) roots_defaults, expected));
+  /* The program's own directories still count: it chose them, not the user. */
+  mact_registry_prepend_search_path (privileged, fixture_dir ());
+  lookup_ok (privileged, "cls.TestNet");
+
+  g_setenv ("MACT_PLUGIN_PATH", saved_path != NULL ? saved_path : "", TRUE);
+  g_setenv ("MACT_PLUGIN_SYSTEM_PATH", saved_system != NULL ? saved_system : "", TRUE);
+}
+
 int
 main (void)
 {
@@ -875,6 +1243,11 @@ main (void)
     cmocka_unit_test (test_static_plugin),
     cmocka_unit_test (test_static_plugin_errors),
     cmocka_unit_test (test_static_plugin_nested_lookup),
+    cmocka_unit_test (test_bad_classes),
+    cmocka_unit_test (test_load_plugin_file),
+    cmocka_unit_test (test_list_plugin_files),
+    cmocka_unit_test (test_nothing_from_current_directory),
+    cmocka_unit_test (test_privileged_process),
   };
   int failed = cmocka_run_group_tests_name ("registry", tests, NULL, NULL);
   g_ptr_array_unref (warnings);

@@ -9,6 +9,16 @@
  * GTypes, and GLib cannot unregister a static type, so unmapping the code would leave
  * dangling class pointers behind (GStreamer and libvips keep their modules resident for the
  * same reason).  Files rejected before init are closed again.
+ *
+ * What loading in-process survives, and what it cannot: everything that can be checked
+ * from the outside is a GError naming the file (dlopen failures such as a missing symbol
+ * or a file that is not ELF, a missing entry point, a bad descriptor, an ABI or version
+ * mismatch, a failed init, types that are not concrete blocks or whose classes leave
+ * NULL a vfunc GObject calls unchecked).  Plugin code itself, once running, is trusted:
+ * an init or class_init that crashes, hangs or calls exit() does so in the loading
+ * process, and no signal handler here tries to recover from it (a process that took a
+ * SIGSEGV in foreign code cannot be trusted afterwards).  `mact plugins --check` vets
+ * plugin files in child processes for that reason, as GStreamer's gst-plugin-scanner does.
  */
 #include "mact-plugin-private.h"
 
@@ -235,8 +245,8 @@ mact_plugin_open (const char *path, const char *family, const char *expected_nam
   if (!g_str_equal (desc->family, family))
     {
       g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC,
-                   "%s: plugin declares family \"%s\" but lies in the directory of family "
-                   "\"%s\"", path, desc->family, family);
+                   "%s: plugin declares family \"%s\" but its file is named and placed for "
+                   "family \"%s\"", path, desc->family, family);
       dlclose (module);
       return NULL;
     }
@@ -354,6 +364,38 @@ mact_kind_name (GType type)
   return NULL;
 }
 
+/* The first function GObject or GInitable would call through a NULL pointer for an
+ * instance of @type (a concrete block type), or NULL if there is none.  GObject calls
+ * these without checking them; a plugin whose class_init clears one would crash the
+ * program at the first block it creates or frees, far from the plugin.  Creating the class
+ * here also runs class_init now, while the plugin is being loaded (in `mact plugins
+ * --check`'s child process when vetting it), rather than at the first use of the block. */
+static const char *
+class_missing_vfunc (GType type)
+{
+  GObjectClass *klass = g_type_class_ref (type);
+  const struct { const char *name; gboolean missing; } vfuncs[] = {
+    { "GObjectClass.constructor", klass->constructor == NULL },
+    { "GObjectClass.constructed", klass->constructed == NULL },
+    { "GObjectClass.dispose", klass->dispose == NULL },
+    { "GObjectClass.finalize", klass->finalize == NULL },
+    { "GObjectClass.dispatch_properties_changed", klass->dispatch_properties_changed == NULL },
+  };
+  const char *missing = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (vfuncs) && missing == NULL; i++)
+    if (vfuncs[i].missing)
+      missing = vfuncs[i].name;
+  if (missing == NULL)
+    {
+      /* Every MactModule is a GInitable; a subclass may implement it again. */
+      GInitableIface *initable = g_type_interface_peek (klass, G_TYPE_INITABLE);
+      if (initable == NULL || initable->init == NULL)
+        missing = "GInitableIface.init";
+    }
+  g_type_class_unref (klass);
+  return missing;
+}
+
 static gboolean
 reject (MactPlugin *self, GError **error, gint code, const char *format, ...) G_GNUC_PRINTF (4, 5);
 
@@ -391,6 +433,18 @@ reject (MactPlugin *self, GError **error, gint code, const char *format, ...)
  * outside the plugin's family is %MACT_PLUGIN_ERROR_WRONG_FAMILY.  Such a type is not
  * registered, and the failure is recorded even if init goes on.
  *
+ * The type's class is created here (its class_init runs now, not at the first use of the
+ * block) and checked: a class that leaves NULL a function GObject or #GInitable calls
+ * without checking (the constructor, constructed, dispose, finalize and
+ * dispatch_properties_changed of #GObjectClass, the init of #GInitableIface) would crash
+ * the program the first time a block of that type is created or freed, so it is
+ * %MACT_PLUGIN_ERROR_INVALID_TYPE as well, naming the plugin, the type and the function.
+ * The vfuncs of #MactModuleClass and of the kinds may be NULL: mact checks them before
+ * each call, and a block without, say, a forward fails its forward calls with
+ * %MACT_MODULE_ERROR_NOT_IMPLEMENTED.  %G_TYPE_INVALID (what a `_get_type()` function
+ * returns when GType refused the registration, for example for a class structure smaller
+ * than its parent's) is %MACT_PLUGIN_ERROR_INVALID_TYPE.
+ *
  * Returns: %TRUE if the type was queued
  *
  * Since: 0.1
@@ -424,15 +478,25 @@ mact_plugin_add_type (MactPlugin *plugin, const char *type_name, GType type, GEr
                    "type name \"%s\" is in family \"%s\", not in the plugin's family \"%s\"",
                    type_name, family, plugin->desc->family);
 
-  const char *kind = type != G_TYPE_INVALID ? mact_kind_name (type) : NULL;
+  if (type == G_TYPE_INVALID)
+    return reject (plugin, error, MACT_PLUGIN_ERROR_INVALID_TYPE,
+                   "type \"%s\" has no GType (G_TYPE_INVALID: GType refused to register "
+                   "its class; see the warning GLib logged about it)", type_name);
+  const char *kind = mact_kind_name (type);
   if (kind == NULL)
     return reject (plugin, error, MACT_PLUGIN_ERROR_INVALID_TYPE,
                    "type \"%s\" (%s) is not a backbone, neck, head, loss or blending",
-                   type_name, type != G_TYPE_INVALID ? g_type_name (type) : "invalid GType");
+                   type_name, g_type_name (type));
   if (G_TYPE_IS_ABSTRACT (type))
     return reject (plugin, error, MACT_PLUGIN_ERROR_INVALID_TYPE,
                    "type \"%s\" (%s) is an abstract %s; only concrete types can be created",
                    type_name, g_type_name (type), kind);
+  const char *missing = class_missing_vfunc (type);
+  if (missing != NULL)
+    return reject (plugin, error, MACT_PLUGIN_ERROR_INVALID_TYPE,
+                   "type \"%s\" (%s): its class leaves %s NULL, which would crash the "
+                   "program when a block of this type is created or freed", type_name,
+                   g_type_name (type), missing);
 
   const MactFamilyInfo *info = mact_family_get (mact_family_find (family));
   MactPendingType *pending = g_new0 (MactPendingType, 1);

@@ -14,12 +14,20 @@
  * checked again after taking load_lock, so threads asking for the same family at once
  * scan it once.  A lookup made by a plugin's init for the family being scanned (same
  * thread, load_lock is recursive) sees the SCANNING state and fails instead of recursing.
+ *
+ * Where code comes from: only the search path's roots, which are absolute (a relative
+ * directory is resolved once, when it is given), and only files found in them, opened by
+ * their full path, so neither the current directory nor the dynamic linker's own search
+ * (LD_LIBRARY_PATH, the system library directories) ever decides what is loaded.  In a
+ * privileged process (setuid, setgid, file capabilities: the kernel's AT_SECURE) the
+ * environment decides nothing either: only the installed plugin directory is searched.
  */
 #define _GNU_SOURCE   /* secure_getenv */
 #include "mact-plugin-private.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #ifndef MACT_PLUGINSDIR
 #error "MACT_PLUGINSDIR (the installed plugin root) must be defined by the build"
@@ -135,7 +143,7 @@ struct _MactRegistry
   GPtrArray   *env_roots;             /* gchar*, fixed at construction */
   GHashTable  *types;                 /* canonical name -> Entry */
   GPtrArray   *plugins;               /* MactPlugin, in load order */
-  GHashTable  *seen;                  /* plugin file basenames already considered */
+  GHashTable  *seen;                  /* basename -> path of the plugin files considered */
   GPtrArray   *failures;              /* LoadFailure */
   FamilyState  state[N_FAMILIES];
   gboolean     loaded[N_FAMILIES];    /* a scan has completed */
@@ -149,6 +157,27 @@ struct _MactRegistry
  * plugin files of a family the first time one of its names is looked up.  Use the
  * process-wide mact_registry_get_default(), or mact_registry_new() for a registry of
  * your own.  All methods are thread-safe.
+ *
+ * Plugins load in-process, with dlopen().  What the loader survives: every problem it
+ * can see from the outside is a #GError in the %MACT_PLUGIN_ERROR domain naming the file,
+ * the plugin is skipped, and the rest of the family loads: a file dlopen() refuses
+ * (not ELF, wrong architecture, a missing library or symbol), a missing entry point, a
+ * bad descriptor, an ABI or version mismatch, a failed init, a type that is not a
+ * concrete block, is outside the plugin's family or is already provided, a class that
+ * leaves NULL a function GObject calls without checking.  What it cannot survive: the
+ * plugin's own code misbehaving, since it runs in this process.  An init or class_init
+ * that crashes takes the process down, one that hangs hangs the lookup that loads it
+ * (and every other lookup of that registry waiting for the load), one that calls
+ * exit() ends the program.  No signal handler is installed to catch this: after a
+ * SIGSEGV in foreign code nothing in the process can be trusted.  To vet plugins before
+ * a program loads them, `mact plugins --check` loads each file in a child process with a
+ * timeout (mact_registry_list_plugin_files(), mact_registry_load_plugin_file()) and
+ * reports the signal or the timeout.
+ *
+ * Plugins are only loaded from the search path (see mact_registry_get_default()) or
+ * from a file named to mact_registry_load_plugin_file(), always by absolute path: never
+ * from the current directory unless the program or the environment names it, never
+ * through the dynamic linker's library search path.
  *
  * Since: 0.1
  */
@@ -183,13 +212,32 @@ load_failure_free (LoadFailure *failure)
   g_free (failure);
 }
 
+/* @path made absolute against the current directory, now: a search root must not change
+ * meaning when the program changes directory later. */
+static gchar *
+absolute_root (const char *path)
+{
+  return g_path_is_absolute (path) ? g_strdup (path) : g_canonicalize_filename (path, NULL);
+}
+
+/* Adds the directories of a `:`-separated list.  An empty entry is skipped: unlike in
+ * PATH, it does not mean the current directory. */
 static void
 add_env_list (GPtrArray *roots, const char *value)
 {
   g_auto(GStrv) parts = g_strsplit (value, G_SEARCHPATH_SEPARATOR_S, -1);
   for (guint i = 0; parts[i] != NULL; i++)
     if (parts[i][0] != '\0')
-      g_ptr_array_add (roots, g_strdup (parts[i]));
+      g_ptr_array_add (roots, absolute_root (parts[i]));
+}
+
+/* Whether the program runs with privileges the user who started it may not have: setuid,
+ * setgid or file capabilities.  The kernel then sets AT_SECURE, which is also what makes
+ * secure_getenv() return NULL; GLib's own setuid check reads the same flag. */
+static gboolean
+process_is_privileged (void)
+{
+  return getauxval (AT_SECURE) != 0;
 }
 
 static void
@@ -201,9 +249,16 @@ mact_registry_constructed (GObject *object)
 
   if (!self->use_environment)
     return;
-  /* secure_getenv: in setuid/AT_SECURE programs the variables are ignored (GIO's rule), so
-   * an unprivileged user cannot make a privileged program load their code.  The system
-   * path, when set, replaces the defaults; set to "" it means no system directories. */
+  /* A privileged program must not load code an unprivileged user chose: the variables
+   * are ignored (GIO's rule for GIO_EXTRA_MODULES), and so is the user's data directory,
+   * which XDG_DATA_HOME and HOME decide.  Only the installed directory is left. */
+  if (process_is_privileged ())
+    {
+      g_ptr_array_add (self->env_roots, g_strdup (MACT_PLUGINSDIR));
+      return;
+    }
+  /* secure_getenv as well, should the two checks ever disagree.  The system path, when
+   * set, replaces the defaults; set to "" it means no system directories. */
   const char *path = secure_getenv ("MACT_PLUGIN_PATH");
   if (path != NULL)
     add_env_list (self->env_roots, path);
@@ -281,6 +336,12 @@ mact_registry_class_init (MactRegistryClass *klass)
    * or the default directories, read when the registry is created.  Without it only
    * the directories given to mact_registry_prepend_search_path() are searched.
    *
+   * Empty entries of the variables are skipped (they do not mean the current directory)
+   * and relative ones are made absolute against the current directory of that moment.
+   * In a privileged program (setuid, setgid or file capabilities: the kernel's
+   * `AT_SECURE`) both variables and the user's data directory are ignored, so that only
+   * the installed plugin directory is searched.
+   *
    * Since: 0.1
    */
   properties[PROP_USE_ENVIRONMENT] =
@@ -300,7 +361,7 @@ mact_registry_init (MactRegistry *self)
   self->types = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) entry_free);
   self->plugins = g_ptr_array_new_with_free_func (g_object_unref);
-  self->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->failures = g_ptr_array_new_with_free_func ((GDestroyNotify) load_failure_free);
 }
 
@@ -331,8 +392,11 @@ mact_registry_new (gboolean use_environment)
  * directories added with mact_registry_prepend_search_path(), then `MACT_PLUGIN_PATH`
  * (a `:`-separated list), then `MACT_PLUGIN_SYSTEM_PATH` if it is set (empty means none),
  * else `$XDG_DATA_HOME/mact-1.0/plugins` and the installed plugin directory (pkg-config
- * variable `pluginsdir`).  The variables are read once, when the registry is created, and
- * ignored in setuid programs.  Safe to call from any thread.
+ * variable `pluginsdir`).  The variables are read once, when the registry is created.
+ * In setuid, setgid and other privileged programs the variables and the user's directory
+ * are ignored and only the installed directory is searched (see
+ * #MactRegistry:use-environment).  The current directory is never searched unless a
+ * variable names it.  Safe to call from any thread.
  *
  * Returns: (transfer none): the default registry
  *
@@ -353,6 +417,8 @@ mact_registry_get_default (void)
  * @path: (type filename): a plugin root, holding `native/`, `cls/` and `tv/` subdirectories
  *
  * Puts @path first in the search path, ahead of earlier calls and of the environment.
+ * A relative @path is made absolute against the current directory now, so the root
+ * stays the same when the program changes directory before the next scan.
  * Plugin files are unique by file name: the first root holding a given
  * `libmact-<family>-<name>.so` provides it.  A family that was already loaded is
  * scanned again, for new files only, on its next failed lookup; plugins already loaded
@@ -366,11 +432,12 @@ mact_registry_prepend_search_path (MactRegistry *self, const char *path)
   g_return_if_fail (MACT_IS_REGISTRY (self));
   g_return_if_fail (path != NULL);
 
+  g_autofree gchar *root = absolute_root (path);
   g_mutex_lock (&self->lock);
   guint index;
-  if (g_ptr_array_find_with_equal_func (self->api_roots, path, g_str_equal, &index))
+  if (g_ptr_array_find_with_equal_func (self->api_roots, root, g_str_equal, &index))
     g_free (g_ptr_array_steal_index (self->api_roots, index));
-  g_ptr_array_insert (self->api_roots, 0, g_strdup (path));
+  g_ptr_array_insert (self->api_roots, 0, g_steal_pointer (&root));
   for (guint f = 0; f < N_FAMILIES; f++)
     if (self->loaded[f])
       self->stale[f] = TRUE;
@@ -711,6 +778,31 @@ family_files (const char *root, guint family)
   return files;
 }
 
+/* The name the descriptor of @base, a plugin file name libmact-<family>-<name>.so of
+ * @family, must declare: <name> with '-' written as '_'. */
+static gchar *
+expected_plugin_name (const char *base, guint family)
+{
+  gsize prefix_len = strlen ("libmact-") + strlen (families[family].name) + 1;
+  gchar *expected = g_strndup (base + prefix_len,
+                               strlen (base) - prefix_len - strlen (PLUGIN_SUFFIX));
+  g_strdelimit (expected, "-", '_');
+  return expected;
+}
+
+/* The family of a plugin file name, or -1 if @base is not libmact-<family>-<name>.so. */
+static gint
+plugin_file_family (const char *base)
+{
+  for (guint f = 0; f < N_FAMILIES; f++)
+    {
+      g_autofree gchar *file_prefix = g_strdup_printf ("libmact-%s-", families[f].name);
+      if (is_plugin_file_name (base, file_prefix))
+        return (gint) f;
+    }
+  return -1;
+}
+
 /* Called with load_lock held and the family in the SCANNING state. */
 static void
 scan_family (MactRegistry *self, guint family)
@@ -719,7 +811,6 @@ scan_family (MactRegistry *self, guint family)
   g_auto(GStrv) roots = search_path_locked (self);
   g_mutex_unlock (&self->lock);
 
-  gsize prefix_len = strlen ("libmact-") + strlen (families[family].name) + 1;
   for (guint r = 0; roots[r] != NULL; r++)
     {
       g_autoptr(GPtrArray) files = family_files (roots[r], family);
@@ -730,7 +821,9 @@ scan_family (MactRegistry *self, guint family)
 
           /* Unique by file name: the first root that has it wins. */
           g_mutex_lock (&self->lock);
-          gboolean seen = !g_hash_table_add (self->seen, g_strdup (base));
+          gboolean seen = g_hash_table_contains (self->seen, base);
+          if (!seen)
+            g_hash_table_insert (self->seen, g_strdup (base), g_strdup (path));
           g_mutex_unlock (&self->lock);
           if (seen)
             {
@@ -739,9 +832,7 @@ scan_family (MactRegistry *self, guint family)
               continue;
             }
 
-          g_autofree gchar *expected =
-            g_strndup (base + prefix_len, strlen (base) - prefix_len - strlen (PLUGIN_SUFFIX));
-          g_strdelimit (expected, "-", '_');
+          g_autofree gchar *expected = expected_plugin_name (base, family);
 
           /* If the plugin's init crashes, this is the last line logged. */
           g_debug ("loading plugin %s", path);
@@ -785,6 +876,177 @@ ensure_family (MactRegistry *self, guint family)
     }
 
   g_rec_mutex_unlock (&self->load_lock);
+}
+
+/**
+ * mact_registry_list_plugin_files:
+ * @self: a registry
+ * @family: (nullable): a family name ("native", "cls", "tv") or alias, or %NULL for all
+ *   families
+ *
+ * Lists the plugin files a first scan of the search path opens, in the order it opens
+ * them: family by family (in the order of mact_registry_list_families() when @family is
+ * %NULL), root by root, each root's `<root>/<family>/libmact-<family>-*.so` sorted by
+ * name, then those one directory below.  A file whose name an earlier root already has
+ * is left out, as the scan skips it.
+ *
+ * Nothing is opened, so this is safe on files that are not trusted yet:
+ * `mact plugins --check` lists the files this way and loads each one in a child process
+ * (mact_registry_load_plugin_file()), so that a plugin that crashes or hangs cannot take
+ * the checking program down.  An unknown family gives an empty list.
+ *
+ * Returns: (transfer full) (array zero-terminated=1) (element-type filename): the paths
+ *
+ * Since: 0.1
+ */
+gchar **
+mact_registry_list_plugin_files (MactRegistry *self, const char *family)
+{
+  g_return_val_if_fail (MACT_IS_REGISTRY (self), NULL);
+  gint f = family != NULL ? mact_family_find (family) : -1;
+  GStrvBuilder *builder = g_strv_builder_new ();
+  if (family == NULL || f >= 0)
+    {
+      g_mutex_lock (&self->lock);
+      g_auto(GStrv) roots = search_path_locked (self);
+      g_mutex_unlock (&self->lock);
+      for (guint fam = 0; fam < N_FAMILIES; fam++)
+        {
+          if (f >= 0 && (guint) f != fam)
+            continue;
+          g_autoptr(GHashTable) names = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                               g_free, NULL);
+          for (guint r = 0; roots[r] != NULL; r++)
+            {
+              g_autoptr(GPtrArray) files = family_files (roots[r], fam);
+              for (guint i = 0; i < files->len; i++)
+                {
+                  const char *path = g_ptr_array_index (files, i);
+                  if (g_hash_table_add (names, g_path_get_basename (path)))
+                    g_strv_builder_add (builder, path);
+                }
+            }
+        }
+    }
+  gchar **paths = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return paths;
+}
+
+/* Called with load_lock held. */
+static gboolean
+load_file_locked (MactRegistry *self, guint family, const char *file, GError **error)
+{
+  g_autofree gchar *base = g_path_get_basename (file);
+
+  g_mutex_lock (&self->lock);
+  g_autofree gchar *earlier = g_strdup (g_hash_table_lookup (self->seen, base));
+  gboolean loaded = FALSE;
+  GError *refused = NULL;
+  if (earlier == NULL)
+    g_hash_table_insert (self->seen, g_strdup (base), g_strdup (file));
+  else if (g_str_equal (earlier, file))
+    {
+      for (guint i = 0; i < self->plugins->len && !loaded; i++)
+        loaded = g_strcmp0 (mact_plugin_get_filename (g_ptr_array_index (self->plugins, i)),
+                            file) == 0;
+      for (guint i = 0; i < self->failures->len && !loaded && refused == NULL; i++)
+        {
+          LoadFailure *failure = g_ptr_array_index (self->failures, i);
+          if (g_strcmp0 (failure->path, file) == 0)
+            refused = g_error_copy (failure->error);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (earlier != NULL)
+    {
+      if (loaded)
+        return TRUE;
+      if (refused != NULL)
+        {
+          g_propagate_error (error, refused);
+          return FALSE;
+        }
+      /* Two files of one name would typically register the same GType names: the
+       * second registration would fail inside GLib, not here. */
+      g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_DUPLICATE_FILE,
+                   "%s: a plugin file of the same name, %s, is already loaded or being "
+                   "loaded; plugin files are unique by file name", file, earlier);
+      return FALSE;
+    }
+
+  g_autofree gchar *expected = expected_plugin_name (base, family);
+  g_debug ("loading plugin %s", file);
+  GError *open_error = NULL;
+  g_autoptr(MactPlugin) plugin =
+    mact_plugin_open (file, families[family].name, expected, &open_error);
+  if (plugin == NULL)
+    {
+      if (error != NULL)
+        *error = g_error_copy (open_error);
+      record_failure (self, family, file, open_error);
+      return FALSE;
+    }
+  return register_plugin (self, family, plugin, error);
+}
+
+/**
+ * mact_registry_load_plugin_file:
+ * @self: a registry
+ * @path: (type filename): a plugin file, `libmact-<family>-<name>.so`; a relative path
+ *   is taken from the current directory
+ * @error: return location for a #GError
+ *
+ * Loads one plugin file now, wherever it is, as a scan loads the files it finds: the
+ * file name gives the family and the name the descriptor must declare, the descriptor
+ * is checked, init runs, and the types are registered.  It is not added to the search
+ * path.  Plugin files are unique by file name here too: a later scan skips files of the
+ * same name, and loading a file whose name this registry has already loaded, or is
+ * loading, from another path is %MACT_PLUGIN_ERROR_DUPLICATE_FILE.  Loading the same
+ * path again loads nothing: the answer is %TRUE if the plugin was loaded (even with
+ * problems), else the error it was refused with.
+ *
+ * A name that is not a plugin file name is %MACT_PLUGIN_ERROR_NOT_A_PLUGIN (nothing is
+ * opened); the other errors are a scan's (%MACT_PLUGIN_ERROR_OPEN, ...,
+ * %MACT_PLUGIN_ERROR_DUPLICATE_TYPE), each message starting with the file, and are kept
+ * with the family's load errors (mact_registry_dup_load_errors(),
+ * mact_registry_dup_load_error()) as a scan's are.
+ *
+ * The plugin's code runs in this process: an init that crashes, hangs or exits takes the
+ * process with it.  `mact plugins --check FILE` runs this function in a child process,
+ * to vet a plugin first.
+ *
+ * Returns: %TRUE if the plugin and all its types were registered
+ *
+ * Since: 0.1
+ */
+gboolean
+mact_registry_load_plugin_file (MactRegistry *self, const char *path, GError **error)
+{
+  g_return_val_if_fail (MACT_IS_REGISTRY (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* Never a bare name: dlopen() would look it up in the library search path. */
+  g_autofree gchar *file = absolute_root (path);
+  g_autofree gchar *base = g_path_get_basename (file);
+  gint family = plugin_file_family (base);
+  if (family < 0)
+    {
+      g_autoptr(GString) all = g_string_new (NULL);
+      for (guint f = 0; f < N_FAMILIES; f++)
+        g_string_append_printf (all, "%s%s", f > 0 ? ", " : "", families[f].name);
+      g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_NOT_A_PLUGIN,
+                   "%s: not a plugin file name: expected libmact-<family>-<name>.so, "
+                   "the family one of %s", file, all->str);
+      return FALSE;
+    }
+
+  g_rec_mutex_lock (&self->load_lock);
+  gboolean ok = load_file_locked (self, (guint) family, file, error);
+  g_rec_mutex_unlock (&self->load_lock);
+  return ok;
 }
 
 static gboolean

@@ -48,9 +48,12 @@ G_BEGIN_DECLS
  *   name do not match the directory and file name.
  * @MACT_PLUGIN_ERROR_INIT_FAILED: the plugin's init function failed.
  * @MACT_PLUGIN_ERROR_INVALID_TYPE: a registered type is not a concrete #MactModule kind,
- *   or its name is malformed.
+ *   its class leaves NULL a function GObject calls unchecked, or its name is malformed.
  * @MACT_PLUGIN_ERROR_WRONG_FAMILY: a registered type name is not in the plugin's family.
  * @MACT_PLUGIN_ERROR_DUPLICATE_TYPE: a type name is already provided by another plugin.
+ * @MACT_PLUGIN_ERROR_DUPLICATE_FILE: mact_registry_load_plugin_file() was given a file
+ *   whose name the registry has already loaded from another path (plugin files are
+ *   unique by file name).
  *
  * Error codes in the %MACT_PLUGIN_ERROR domain.
  *
@@ -65,6 +68,7 @@ typedef enum {
   MACT_PLUGIN_ERROR_INVALID_TYPE,
   MACT_PLUGIN_ERROR_WRONG_FAMILY,
   MACT_PLUGIN_ERROR_DUPLICATE_TYPE,
+  MACT_PLUGIN_ERROR_DUPLICATE_FILE,
 } MactPluginError;
 
 MACT_AVAILABLE_IN_0_1

@@ -84,6 +84,13 @@ MACT_AVAILABLE_IN_0_1
 gboolean      mact_registry_family_is_loaded    (MactRegistry  *self,
                                                  const char    *family);
 MACT_AVAILABLE_IN_0_1
+gchar       **mact_registry_list_plugin_files   (MactRegistry  *self,
+                                                 const char    *family);
+MACT_AVAILABLE_IN_0_1
+gboolean      mact_registry_load_plugin_file    (MactRegistry  *self,
+                                                 const char    *path,
+                                                 GError       **error);
+MACT_AVAILABLE_IN_0_1
 MactModule   *mact_registry_create_block        (MactRegistry  *self,
                                                  const char    *type_name,
                                                  GType          required_kind,
