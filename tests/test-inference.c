@@ -232,7 +232,7 @@ test_npy_errors (void **state)
   assert_error_with (&error, MACT_IO_ERROR, MACT_IO_ERROR_OPEN, "missing.npy");
 
   /* Not .npy at all, an empty file, an unknown version. */
-  npy_bytes_error ("PK\x03\x04 not numpy", 16, MACT_IO_ERROR_FORMAT, "magic");
+  npy_bytes_error ("PK\x03\x04 not numpy", 14, MACT_IO_ERROR_FORMAT, "magic");
   npy_bytes_error ("", 0, MACT_IO_ERROR_FORMAT, "magic");
   npy_bytes_error ("\x93NUMPY\x04\x00\x10\x00", 10, MACT_IO_ERROR_FORMAT, "version 4.0");
   /* A header longer than the file. */

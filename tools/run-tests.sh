@@ -1,6 +1,7 @@
 #!/bin/sh
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
+# then under AddressSanitizer + UndefinedBehaviorSanitizer (a third build),
 # then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
 # suite (every model at full size against live PyTorch, tests/parity/), then the training
 # acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/),
@@ -13,7 +14,7 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
 
 status=0
-rm -rf build-ci build-ci-clang
+rm -rf build-ci build-ci-clang build-ci-asan
 
 meson setup build-ci -Dwerror=true --buildtype=debugoptimized -Dmpi=enabled -Ddocs=enabled \
   || exit 1
@@ -25,6 +26,23 @@ ninja -C build-ci-clang || exit 1
 
 meson test -C build-ci --suite unit --print-errorlogs --num-processes 2 || status=1
 meson test -C build-ci --suite unit --setup valgrind --print-errorlogs --num-processes 2 || status=1
+# The unit suite once more built with AddressSanitizer and UndefinedBehaviorSanitizer:
+# any report is fatal (halt_on_error, abort_on_error).  Leaks are valgrind's job above
+# (LeakSanitizer would report GLib's and Python's deliberate one-time allocations); tests
+# that check refusals of huge allocations need the allocator to return NULL as libc does.
+# The Python and gjs binding tests run interpreters that are not instrumented, so the
+# sanitizer runtimes are preloaded into them.
+meson setup build-ci-asan -Dwerror=true --buildtype=debugoptimized -Dmpi=disabled \
+  -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+ninja -C build-ci-asan || exit 1
+export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+meson test -C build-ci-asan --suite unit --no-suite gi --logbase testlog-asan \
+  --print-errorlogs --num-processes 2 --timeout-multiplier 3 || status=1
+sanitizer_runtimes="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+LD_PRELOAD="$sanitizer_runtimes" meson test -C build-ci-asan --suite gi \
+  --logbase testlog-asan-gi --print-errorlogs || status=1
+unset ASAN_OPTIONS UBSAN_OPTIONS
 # Distributed training: two MPI ranks per job, one job at a time (see tests/test-mpi*.c).
 meson test -C build-ci --suite mpi --logbase testlog-mpi --print-errorlogs || status=1
 # Full-size parity against live PyTorch: needs python3-torch and python3-torchvision at
@@ -41,6 +59,8 @@ tools/check-examples.sh || status=1
 passed=0
 failed=0
 for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt \
+           build-ci-asan/meson-logs/testlog-asan.txt \
+           build-ci-asan/meson-logs/testlog-asan-gi.txt \
            build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/parity.txt \
            build-ci/meson-logs/acceptance.txt; do
   [ -f "$log" ] || continue
