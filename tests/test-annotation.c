@@ -3,7 +3,7 @@
  * line endings (LF, CRLF, CR, none at the end), blank lines, huge lines; every malformed
  * line is MACT_DATA_ERROR_PARSE naming the source and the line, an unreadable file is
  * MACT_DATA_ERROR_IO.  Committed lists live in tests/data/annotations/; lists with NUL bytes
- * are written to temporary files here. */
+ * are written to temporary files here.  Label maps from hostile files are here too. */
 #include "mact-test.h"
 
 #include <glib/gstdio.h>
@@ -546,6 +546,48 @@ test_unreadable_files (void **state)
 
 /* ------------------------------------------------------------------ boxed type */
 
+/* Label maps (mact_label_map_load) from hostile files.  Fuzzing found the first: a map
+ * whose bytes are not UTF-8 was returned as is, though its names are UTF-8 strings to
+ * callers and to the language bindings (fuzz/corpus/label-map, fuzz-label-map). */
+static void
+test_label_map_hostile (void **state)
+{
+  (void) state;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *dir = g_dir_make_tmp ("mact-label-map-XXXXXX", NULL);
+  assert_non_null (dir);
+  g_autofree char *path = g_build_filename (dir, "labels.txt", NULL);
+
+  /* the fuzzer's input: "caf\xc3\xa9\n\xe2eh \x93\x9ccck\n" */
+  const char found[] = "caf\xc3\xa9\n\xe2" "eh \x93\x9c" "cck\n";
+  assert_true (g_file_set_contents (path, found, sizeof found - 1, NULL));
+  assert_null (mact_label_map_load (path, &error));
+  g_autofree char *line2 = g_strdup_printf ("%s:2: bytes that are not UTF-8", path);
+  assert_non_null (error);
+  assert_true (g_str_has_prefix (error->message, line2));
+  mact_test_assert_error (&error, MACT_DATA_ERROR, MACT_DATA_ERROR_PARSE);
+
+  /* a NUL byte used to end the map silently after "b" */
+  const char nul[] = "a\nb\0c\nd\n";
+  assert_true (g_file_set_contents (path, nul, sizeof nul - 1, NULL));
+  assert_null (mact_label_map_load (path, &error));
+  g_autofree char *line2nul = g_strdup_printf ("%s:2: a NUL byte", path);
+  assert_true (g_str_has_prefix (error->message, line2nul));
+  mact_test_assert_error (&error, MACT_DATA_ERROR, MACT_DATA_ERROR_PARSE);
+
+  /* valid UTF-8 names load unchanged */
+  const char fine[] = "caf\xc3\xa9\n\xe2\x9c\x93 check\r\n";
+  assert_true (g_file_set_contents (path, fine, sizeof fine - 1, NULL));
+  g_auto(GStrv) names = mact_label_map_load (path, &error);
+  g_assert_no_error (error);
+  assert_int_equal (g_strv_length (names), 2);
+  assert_string_equal (names[0], "caf\xc3\xa9");
+  assert_string_equal (names[1], "\xe2\x9c\x93 check");
+
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 static void
 test_boxed (void **state)
 {
@@ -609,6 +651,7 @@ main (void)
     cmocka_unit_test (test_video_with_offset),
     cmocka_unit_test (test_load_files),
     cmocka_unit_test (test_unreadable_files),
+    cmocka_unit_test (test_label_map_hostile),
     cmocka_unit_test (test_boxed),
   };
   return cmocka_run_group_tests_name ("annotation", tests, NULL, NULL);

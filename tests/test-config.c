@@ -442,6 +442,167 @@ test_load_data_errors (void **state)
   mact_test_assert_error (&error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE);
 }
 
+/* @text must be refused by mact_config_load_data() with MACT_CONFIG_ERROR_PARSE and a
+ * message containing @substring. */
+static void
+assert_load_fails (const char *text, gssize length, const char *substring)
+{
+  g_autoptr(GError) error = NULL;
+  JsonNode *root = mact_config_load_data (text, length, &error);
+  if (root != NULL)
+    {
+      json_node_unref (root);
+      fail_msg ("loaded: %.80s", text);
+    }
+  if (substring != NULL)
+    assert_message_has (error, substring);
+  mact_test_assert_error (&error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE);
+}
+
+/* Nesting deep enough to overflow json-glib's recursive parser, numbers it would wrap or
+ * make infinite, what it accepts beyond JSON, duplicate keys: GErrors before parsing,
+ * with the position.  Single-quoted strings stay accepted. */
+static void
+test_load_hostile (void **state)
+{
+  g_autoptr(GError) error = NULL;
+
+  /* 100000 nested arrays and objects; 64 levels load, 65 do not */
+  const gsize deep = 100000;
+  GString *text = g_string_new (NULL);
+  for (gsize i = 0; i < deep; i++)
+    g_string_append_c (text, '[');
+  for (gsize i = 0; i < deep; i++)
+    g_string_append_c (text, ']');
+  assert_load_fails (text->str, -1, "<data>:1:65: the data nests more than 64 levels deep");
+  g_string_truncate (text, 0);
+  for (gsize i = 0; i < deep; i++)
+    g_string_append (text, "{\"a\": ");
+  g_string_append (text, "1");
+  for (gsize i = 0; i < deep; i++)
+    g_string_append_c (text, '}');
+  assert_load_fails (text->str, -1, "nests more than 64 levels deep");
+  /* objects, then an empty array: levels + 1 containers */
+  for (guint levels = 63; levels <= 64; levels++)
+    {
+      g_string_truncate (text, 0);
+      for (guint i = 0; i < levels; i++)
+        g_string_append (text, "{'k': ");
+      g_string_append (text, "[]");
+      for (guint i = 0; i < levels; i++)
+        g_string_append_c (text, '}');
+      JsonNode *root = mact_config_load_data (text->str, -1, &error);
+      if (levels == 63)
+        {
+          assert_non_null (root);
+          json_node_unref (root);
+        }
+      else
+        {
+          assert_null (root);
+          mact_test_assert_error (&error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE);
+        }
+    }
+  g_string_free (text, TRUE);
+
+  /* the same from a file, named in the message */
+  g_autofree char *dir = make_tmp_dir ();
+  g_autofree char *path = g_build_filename (dir, "deep.json", NULL);
+  g_autofree char *brackets = g_strnfill (deep, '[');
+  assert_true (g_file_set_contents (path, brackets, -1, NULL));
+  assert_null (mact_config_load_file (path, &error));
+  g_autofree char *where = g_strdup_printf ("config file '%s' is not valid JSON: %s:1:65: ",
+                                            path, path);
+  assert_message_has (error, where);
+  mact_test_assert_error (&error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE);
+  g_unlink (path);
+  g_rmdir (dir);
+
+  /* numbers: json-glib would wrap 2^64 + 4 to 4 and 2^63 to -2^63, and make 1e999
+   * infinite; the 64-bit extremes and the largest doubles load */
+  assert_load_fails ("{\"num_classes\": 18446744073709551620}", -1,
+                     "<data>:1:17: the integer 18446744073709551620 does not fit in 64 bits");
+  assert_load_fails ("[9223372036854775808]", -1, "does not fit in 64 bits");
+  assert_load_fails ("[-9223372036854775809]", -1, "does not fit in 64 bits");
+  g_autofree char *long_number = g_strnfill (5000, '7');
+  g_autofree char *long_text = g_strdup_printf ("[%s]", long_number);
+  assert_load_fails (long_text, -1, "77777777777777777777... (5000 characters)");
+  assert_load_fails ("{\"lr\": 1e999}", -1, "the number 1e999 is too large for a double");
+  assert_load_fails ("[-2e308]", -1, "too large");
+  {
+    g_autoptr(JsonNode) root = mact_config_load_data (
+      "[9223372036854775807, -9223372036854775808, 1.7e308, 1e-400, -0]", -1, &error);
+    assert_non_null (root);
+    JsonArray *a = json_node_get_array (root);
+    assert_true (json_array_get_int_element (a, 0) == G_MAXINT64);
+    assert_true (json_array_get_int_element (a, 1) == G_MININT64);
+    assert_true (json_array_get_double_element (a, 2) == 1.7e308);
+    assert_true (json_array_get_double_element (a, 3) == 0.0);
+  }
+
+  /* beyond JSON: json-glib's comments between slashes, hexadecimal, octal, leading '.',
+   * trailing '.', '+', a value followed by another, identifiers; malformed strings */
+  assert_load_fails ("{/ a comment /}", -1, "<data>:1:2: unexpected '/'");
+  assert_load_fails ("[0x10]", -1, "<data>:1:3: unexpected 'x'");
+  assert_load_fails ("[010]", -1, "unexpected '1'");
+  assert_load_fails ("[.5]", -1, "unexpected '.'");
+  assert_load_fails ("[1.]", -1, "a '.' must be followed by digits");
+  assert_load_fails ("[+1]", -1, "unexpected '+'");
+  assert_load_fails ("[- 1]", -1, "a '-' must be followed by digits");
+  assert_load_fails ("[1e]", -1, "an exponent must have digits");
+  assert_load_fails ("{\"a\": 1} {\"b\": 2}", -1, "<data>:1:10: unexpected '{' after the value");
+  assert_load_fails ("[True]", -1, "unexpected 'T', expected a value");
+  assert_load_fails ("[1,]", -1, "unexpected ']', expected a value");
+  assert_load_fails ("{\"a\": 1,}", -1, "expected a string (a key)");
+  assert_load_fails ("{\"a\" 1}", -1, "expected ':'");
+  assert_load_fails ("[1 2]", -1, "expected ',' or ']'");
+  assert_load_fails ("{\"a\": ", -1, "<data>:1:7: unexpected end of data, expected a value");
+  assert_load_fails ("[1, 2", -1, "unexpected end of data, expected ',' or ']'");
+  assert_load_fails ("[\"abc", -1, "<data>:1:2: the string is not terminated");
+  assert_load_fails ("['abc", -1, "the string is not terminated");
+  assert_load_fails ("[\"a\\udc00\"]", -1, "second half of a UTF-16 surrogate pair");
+  assert_load_fails ("[\"\\ud800\"]", -1, "first half of a UTF-16 surrogate pair");
+  assert_load_fails ("[\"\\ud800\\u0041\"]", -1, "first half");
+  assert_load_fails ("{\"type\\u0000x\": 1}", -1, "\\u0000 (a NUL character)");
+  assert_load_fails ("[\"\\u12\"]", -1, "four hexadecimal digits");
+  assert_load_fails ("[\"\\x41\"]", -1, "invalid escape: a backslash followed by 'x'");
+  assert_load_fails ("[\"tab\there\"]", -1, "control character U+0009");
+  assert_load_fails ("\n\n  [\"caf\xe9\"]", -1, "<data>:3:8: byte 0xe9 is not UTF-8");
+  assert_load_fails ("[1, \0 2]", 7, "<data>:1:5: a NUL byte");
+
+  /* duplicate keys, at any depth, however escaped: json-glib keeps the last silently */
+  assert_load_fails ("{\"num_classes\": 400, \"num_classes\": 10}", -1,
+                     "config data is refused: <data>: key \"num_classes\" appears twice in "
+                     "one object");
+  assert_load_fails ("{\"model\": {\"head\": {\"a\": 1, \"b\": 2, \"\\u0061\": 3}}}", -1,
+                     "key \"a\" appears twice");
+  assert_load_fails ("{'a': 1, \"a\": 2}", -1, "appears twice");
+  {
+    /* equal keys in different objects are fine */
+    g_autoptr(JsonNode) root = mact_config_load_data ("[{\"a\": 1}, {\"a\": 2}]", -1,
+                                                      &error);
+    assert_non_null (root);
+  }
+
+  /* a byte order mark is skipped, as json-glib does; elsewhere it is a character */
+  {
+    g_autoptr(JsonNode) root = mact_config_load_data ("\xef\xbb\xbf{\"a\": 1}", -1, &error);
+    assert_non_null (root);
+  }
+  assert_load_fails ("[1]\xef\xbb\xbf", -1, "unexpected U+FEFF after the value");
+
+  /* single-quoted strings (no escapes inside) keep working, and valid escapes decode */
+  {
+    g_autoptr(JsonNode) root = mact_config_load_data (
+      "{'type': 'Say \"hi\" \\n', \"e\": \"\\u00e9\\ud83d\\ude00\\/\\t\"}", -1, &error);
+    if (root == NULL)
+      fail_msg ("%s", error->message);
+    JsonObject *o = json_node_get_object (root);
+    assert_string_equal (json_object_get_string_member (o, "type"), "Say \"hi\" \\n");
+    assert_string_equal (json_object_get_string_member (o, "e"), "\xc3\xa9\xf0\x9f\x98\x80/\t");
+  }
+}
+
 static void
 test_load_file (void **state)
 {
@@ -614,6 +775,12 @@ test_convert_scalar_errors (void **state)
   assert_convert_fails ("depth", "0", I, "must be in [1, 200], got 0");
   assert_convert_fails ("depth", "201", I, "got 201");
   assert_convert_fails ("depth", "1e30", I, "64-bit");
+  /* the largest numbers a config can hold reach the range checks intact */
+  assert_convert_fails ("depth", "9223372036854775807", I, "got 9223372036854775807");
+  assert_convert_fails ("depth", "-9223372036854775808", I, "got -9223372036854775808");
+  assert_convert_fails ("ratio", "1.7e308", I, "must be in [0, 10]");
+  assert_convert_fails ("scale", "-1e300", I, NULL);
+  assert_convert_fails ("ucount", "4294967297", I, "[1, 10]");
   assert_convert_fails ("count64", "6", I, "[-5, 5]");
   assert_convert_fails ("ucount", "-1", I, "[1, 10], got -1");
   assert_convert_fails ("big", "-1", I, NULL);
@@ -1062,6 +1229,62 @@ test_build_input_unchanged (void **state)
     }
 }
 
+/* Plugin descriptors and type names that are not UTF-8 (found by fuzz-plugin-desc: a
+ * plugin registering "Goo\xff\xff" made a load error whose message was not UTF-8, which
+ * the language bindings cannot take).  They are refused with UTF-8 messages. */
+static gboolean
+hostile_names_init (MactPlugin *plugin, GError **error)
+{
+  g_autoptr(GError) local = NULL;
+  assert_false (mact_plugin_add_type (plugin, "Goo\xff\xff", TEST_TYPE_CFG_BACKBONE, &local));
+  assert_true (g_utf8_validate (local->message, -1, NULL));
+  assert_non_null (strstr (local->message, "not UTF-8"));
+  mact_test_assert_error (&local, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_TYPE);
+  /* init goes on, as the fuzzer's did */
+  return mact_plugin_add_type (plugin, "HostileOk", TEST_TYPE_CFG_BACKBONE, error);
+}
+
+static void
+test_hostile_plugin_names (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactRegistry) registry = mact_registry_new (FALSE);
+  MactPluginDesc desc = {
+    .magic = MACT_PLUGIN_MAGIC, .abi_version = MACT_PLUGIN_ABI_VERSION,
+    .core_major = MACT_MAJOR_VERSION, .core_minor = MACT_MINOR_VERSION,
+    .name = "hostile", .family = "native", .description = "names",
+    .version = "1", .license = "MIT", .origin = "tests", .init = hostile_names_init,
+  };
+  /* the type refused, recorded with a UTF-8 message, the other one registered */
+  assert_false (mact_registry_add_static_plugin (registry, &desc, &error));
+  mact_test_assert_error (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_TYPE);
+  g_auto(GStrv) failures = mact_registry_dup_load_errors (registry, NULL);
+  assert_non_null (failures);
+  assert_non_null (failures[0]);
+  for (guint i = 0; failures[i] != NULL; i++)
+    assert_true (g_utf8_validate (failures[i], -1, NULL));
+  assert_true (mact_registry_lookup_type (registry, "HostileOk", &error) ==
+               TEST_TYPE_CFG_BACKBONE);
+  assert_true (mact_registry_lookup_type (registry, "x.\xe9t\xe9", &error) == G_TYPE_INVALID);
+  assert_true (g_utf8_validate (error->message, -1, NULL));
+  mact_test_assert_error (&error, MACT_REGISTRY_ERROR, MACT_REGISTRY_ERROR_INVALID_NAME);
+
+  /* descriptor strings must be UTF-8: they reach messages and the utf8 getters */
+  const char **fields[] = { &desc.name, &desc.family, &desc.description, &desc.version,
+                            &desc.license, &desc.origin };
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      const char *saved = *fields[i];
+      *fields[i] = "caf\xe9";
+      g_autoptr(MactRegistry) other = mact_registry_new (FALSE);
+      assert_false (mact_registry_add_static_plugin (other, &desc, &error));
+      assert_true (g_utf8_validate (error->message, -1, NULL));
+      assert_non_null (strstr (error->message, "is not valid UTF-8"));
+      mact_test_assert_error (&error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC);
+      *fields[i] = saved;
+    }
+}
+
 static void
 test_describe_value (void **state)
 {
@@ -1085,6 +1308,7 @@ main (void)
     cmocka_unit_test (test_load_data),
     cmocka_unit_test (test_load_data_errors),
     cmocka_unit_test (test_load_file),
+    cmocka_unit_test (test_load_hostile),
     cmocka_unit_test (test_config_copy),
     cmocka_unit_test (test_convert_scalars),
     cmocka_unit_test (test_convert_scalar_errors),
@@ -1100,6 +1324,7 @@ main (void)
     cmocka_unit_test (test_build_block_errors),
     cmocka_unit_test (test_build_input_unchanged),
     cmocka_unit_test (test_describe_value),
+    cmocka_unit_test (test_hostile_plugin_names),
   };
   return cmocka_run_group_tests_name ("config", tests, setup_registry, teardown_registry);
 }

@@ -5,6 +5,7 @@
  * byte by byte, that must each give a MACT_IO_ERROR with the right code and never crash. */
 #include "mact-test.h"
 
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <signal.h>
@@ -242,7 +243,17 @@ test_dtypes (void **state)
   g_autoptr(GError) error = NULL;
   g_autoptr(GHashTable) metadata = NULL;
   g_autofree char *path = data_path ("dtypes.safetensors");
-  g_autoptr(MactTensorDict) dict = mact_safetensors_load (path, &metadata, &error);
+
+  /* The file holds an infinity and a NaN in F16 and F64, to check their conversion:
+   * refused by default, naming the first such tensor and its counts. */
+  assert_null (mact_safetensors_load (path, &metadata, &error));
+  assert_null (metadata);
+  assert_non_null (strstr (error->message, "tensor \"f16\" has 2 non-finite values of 8 "
+                                           "(1 NaN, 1 infinite; the first at element 6)"));
+  mact_test_assert_error (&error, MACT_IO_ERROR, MACT_IO_ERROR_NON_FINITE);
+
+  g_autoptr(MactTensorDict) dict = mact_safetensors_load_full (
+    path, MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE, &metadata, &error);
   if (dict == NULL)
     fail_msg ("%s", error->message);
 
@@ -304,7 +315,8 @@ test_metadata_optional (void **state)
   const char *dir = *state;
   g_autoptr(GError) error = NULL;
   g_autofree char *path = data_path ("dtypes.safetensors");
-  g_autoptr(MactTensorDict) dict = mact_safetensors_load (path, NULL, &error);
+  g_autoptr(MactTensorDict) dict = mact_safetensors_load_full (
+    path, MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE, NULL, &error);
   assert_non_null (dict);
 
   /* A file without __metadata__ gives an empty table. */
@@ -728,23 +740,77 @@ test_bad_headers (void **state)
   expect_bad (dir, "{\"w\":{\"dtype\":\"I64\",\"shape\":[],\"data_offsets\":[0,4]}}", 4, F,
               "needs 8 bytes");
 
-  /* hostile JSON: nesting deep enough to exhaust a recursive parser's stack, and an
-   * integer json-glib would silently wrap (2^64 + 4 -> 4) */
+  /* hostile JSON: nesting deep enough to exhaust a recursive parser's stack (arrays,
+   * objects, and behind what json-glib reads as a comment or a single-quoted string,
+   * where a scan for brackets that only knows double-quoted strings would not look), and
+   * integers json-glib would silently wrap (2^64 + 4 -> 4, 2^63 -> -2^63) */
   {
     gsize depth = 200000;
-    g_autofree char *deep = g_malloc (2 * depth + 1);
+    g_autofree char *deep = g_malloc (6 * depth + 16);
     memset (deep, '[', depth);
     memset (deep + depth, ']', depth);
     deep[2 * depth] = '\0';
-    expect_bad (dir, deep, 0, F, "levels deep");
-    memset (deep, '{', 1);
-    memset (deep + 1, '[', depth - 1);
-    expect_bad (dir, deep, 0, F, "levels deep");
+    expect_bad (dir, deep, 0, F, "nests more than 16 levels deep");
+    GString *objects = g_string_new (NULL);
+    for (gsize i = 0; i < depth; i++)
+      g_string_append (objects, "{\"a\":");
+    g_string_append_c (objects, '1');
+    for (gsize i = 0; i < depth; i++)
+      g_string_append_c (objects, '}');
+    expect_bad (dir, objects->str, 0, F, "nests more than 16 levels deep");
+    g_string_free (objects, TRUE);
+    g_snprintf (deep, 16, "[/* \" */ ");
+    memset (deep + strlen (deep), '[', depth);
+    deep[10 + depth] = '\0';
+    expect_bad (dir, deep, 0, F, "not valid JSON");
+    g_snprintf (deep, 16, "['\"', ");
+    memset (deep + strlen (deep), '[', depth);
+    deep[6 + depth] = '\0';
+    expect_bad (dir, deep, 0, F, "not valid JSON");
   }
   expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
-                   "\"data_offsets\":[0,18446744073709551620]}}", 4, F, "integer digits");
+                   "\"data_offsets\":[0,18446744073709551620]}}", 4, F,
+              "the integer 18446744073709551620 does not fit in 64 bits");
   expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],"
-                   "\"data_offsets\":[-18446744073709551616,4]}}", 4, F, "integer digits");
+                   "\"data_offsets\":[-18446744073709551616,4]}}", 4, F,
+              "does not fit in 64 bits");
+  expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[9223372036854775808],"
+                   "\"data_offsets\":[0,4]}}", 4, F, "does not fit in 64 bits");
+
+  /* what json-glib accepts beyond JSON, and other readers of the format read differently
+   * or not at all: comments, single quotes, hexadecimal and octal numbers, text after the
+   * header, a lone UTF-16 surrogate (json-glib makes it invalid UTF-8), a NUL escape
+   * (which would cut the name short), a raw control character, an infinite number */
+  const char *const lenient[] = {
+    "{/ comment /}",
+    "{'w':{'dtype':'F32','shape':[1],'data_offsets':[0,4]}}",
+    "{\"w\":{\"dtype\":\"F32\",\"shape\":[0x1],\"data_offsets\":[0,4]}}",
+    "{\"w\":{\"dtype\":\"F32\",\"shape\":[01],\"data_offsets\":[0,4]}}",
+    "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} {}",
+    "{\"\\udc00\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    "{\"\\ud800x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    "{\"w\\q\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    "{\"w\t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+    "{\"__metadata__\":{\"a\":\"b\"},\"x\":1e999}",
+    "{\"w\":{\"dtype\":\"F32\",\"shape\":[- 1],\"data_offsets\":[0,4]}}",
+    "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],}}",
+  };
+  for (gsize i = 0; i < G_N_ELEMENTS (lenient); i++)
+    expect_bad (dir, lenient[i], 4, F, "not valid JSON");
+
+  /* duplicate keys: json-glib keeps the last, the reference reader may keep the first,
+   * so two readers would load different weights from the same file */
+  expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, F,
+              "key \"w\" appears twice");
+  expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4],"
+                   "\"data_offsets\":[4,8]}}", 8, F, "key \"data_offsets\" appears twice");
+  expect_bad (dir, "{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                   "\"\\u0077\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}",
+              8, F, "appears twice");
+  expect_bad (dir, "{\"__metadata__\":{\"a\":\"1\",\"a\":\"2\"}}", 0, F,
+              "key \"a\" appears twice");
 
   /* metadata that is not an object of strings */
   expect_bad (dir, "{\"__metadata__\":[\"a\"]}", 0, F, "__metadata__");
@@ -800,6 +866,179 @@ test_bad_layout (void **state)
   float a[2];
   mact_tensor_copy_to_array (mact_tensor_dict_lookup (dict, "a"), a);
   assert_true (a[0] == (float) 0x160f0801 && a[1] == (float) 0x322b241d);
+}
+
+/* One tensor @name of @dtype holding @data (@n_bytes, little-endian) of shape [@numel]. */
+static GBytes *
+make_one (const char *name, const char *dtype, const void *data, gsize n_bytes, gsize numel)
+{
+  g_autofree char *header = g_strdup_printf (
+    "{\"%s\":{\"dtype\":\"%s\",\"shape\":[%" G_GSIZE_FORMAT "],"
+    "\"data_offsets\":[0,%" G_GSIZE_FORMAT "]}}", name, dtype, numel, n_bytes);
+  return make_file (strlen (header), header, strlen (header), data, n_bytes);
+}
+
+/* NaN and infinities are refused by default in every floating-point dtype, naming the
+ * tensor with the counts; MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE loads them unchanged. */
+static void
+test_non_finite (void **state)
+{
+  const char *dir = *state;
+  const gint NF = MACT_IO_ERROR_NON_FINITE;
+  g_autoptr(GError) error = NULL;
+
+  /* F32: 1, NaN, -inf, 2, +inf, NaN with a payload (little-endian bit patterns) */
+  const guint32 f32[] = { 0x3f800000u, 0x7fc00000u, 0xff800000u, 0x40000000u, 0x7f800000u,
+                          0xffc00123u };
+  guint8 f32_le[sizeof f32];
+  for (gsize i = 0; i < G_N_ELEMENTS (f32); i++)
+    for (int k = 0; k < 4; k++)
+      f32_le[4 * i + k] = (guint8) (f32[i] >> (8 * k));
+  g_autoptr(GBytes) f32_file = make_one ("conv.weight", "F32", f32_le, sizeof f32_le, 6);
+  expect_bad_bytes (dir, f32_file, NF, "tensor \"conv.weight\" has 4 non-finite values of 6 "
+                    "(2 NaN, 2 infinite; the first at element 1)", "F32 NaN and inf");
+
+  /* F16 (0x7e00 NaN, 0xfc00 -inf), BF16 (0x7fc1 NaN), F64 (+inf, and 1e300, finite as a
+   * double but infinite as float32) */
+  const guint8 f16[] = { 0x00, 0x3c, 0x00, 0x7e, 0x00, 0xfc };
+  g_autoptr(GBytes) f16_file = make_one ("h", "F16", f16, sizeof f16, 3);
+  expect_bad_bytes (dir, f16_file, NF, "\"h\" has 2 non-finite values of 3 (1 NaN, 1 "
+                    "infinite; the first at element 1)", "F16");
+  const guint8 bf16[] = { 0x80, 0x3f, 0xc1, 0x7f };
+  g_autoptr(GBytes) bf16_file = make_one ("b", "BF16", bf16, sizeof bf16, 2);
+  expect_bad_bytes (dir, bf16_file, NF, "\"b\" has 1 non-finite values of 2 (1 NaN, 0 "
+                    "infinite; the first at element 1)", "BF16");
+  const double f64[] = { 0.5, 1e300, -INFINITY, 3.0e38 };
+  guint8 f64_le[sizeof f64];
+  for (gsize i = 0; i < G_N_ELEMENTS (f64); i++)
+    {
+      guint64 bits;
+      memcpy (&bits, &f64[i], 8);
+      for (int k = 0; k < 8; k++)
+        f64_le[8 * i + k] = (guint8) (bits >> (8 * k));
+    }
+  g_autoptr(GBytes) f64_file = make_one ("d", "F64", f64_le, sizeof f64_le, 4);
+  expect_bad_bytes (dir, f64_file, NF, "\"d\" has 2 non-finite values of 4 (0 NaN, 2 "
+                    "infinite or beyond float32; the first at element 1)", "F64");
+
+  /* Allowed: the values come through as they are (the NaN payload included). */
+  g_autoptr(MactTensorDict) dict = mact_safetensors_load_bytes_full (
+    f32_file, MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE, NULL, &error);
+  if (dict == NULL)
+    fail_msg ("%s", error->message);
+  float got[6];
+  mact_tensor_copy_to_array (mact_tensor_dict_lookup (dict, "conv.weight"), got);
+  guint32 bits[6];
+  memcpy (bits, got, sizeof bits);
+  assert_memory_equal (bits, f32, sizeof f32);
+  g_autofree char *path = write_file (dir, "nan.safetensors", f64_file);
+  g_autoptr(MactTensorDict) from_file = mact_safetensors_load_full (
+    path, MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE, NULL, &error);
+  if (from_file == NULL)
+    fail_msg ("%s", error->message);
+  float d[4];
+  mact_tensor_copy_to_array (mact_tensor_dict_lookup (from_file, "d"), d);
+  assert_true (d[0] == 0.5f && isinf (d[1]) && isinf (d[2]) && d[2] < 0 && d[3] == 3.0e38f);
+
+  /* Integers have no NaN; the largest finite values and empty tensors are fine. */
+  const guint8 all_ones[] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+  g_autoptr(GBytes) ints = make_one ("i", "I32", all_ones, 8, 2);
+  g_autoptr(MactTensorDict) loaded = mact_safetensors_load_bytes (ints, NULL, &error);
+  assert_non_null (loaded);
+  const guint8 largest[] = { 0xff, 0xff, 0x7f, 0x7f, 0xff, 0x7b };   /* FLT_MAX; 65504 */
+  g_autoptr(GBytes) big = make_file (
+    strlen ("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+            "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]}}"),
+    "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+    "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+    "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]}}",
+    strlen ("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+            "\"b\":{\"dtype\":\"F16\",\"shape\":[1],\"data_offsets\":[4,6]},"
+            "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[6,6]}}"),
+    largest, sizeof largest);
+  g_autoptr(MactTensorDict) finite = mact_safetensors_load_bytes (big, NULL, &error);
+  if (finite == NULL)
+    fail_msg ("%s", error->message);
+  assert_true (mact_tensor_item (mact_tensor_dict_lookup (finite, "a")) == G_MAXFLOAT);
+  assert_true (mact_tensor_item (mact_tensor_dict_lookup (finite, "b")) == 65504.0f);
+}
+
+/* The cap on one tensor's float32 size refuses before allocating, for every dtype; 0 lifts
+ * it.  A sparse file claims gigabytes it does not hold on disk. */
+static void
+test_tensor_size_cap (void **state)
+{
+  const char *dir = *state;
+  const gint TL = MACT_IO_ERROR_TOO_LARGE;
+  g_autoptr(GError) error = NULL;
+
+  assert_true (mact_safetensors_get_max_tensor_bytes () ==
+               MACT_SAFETENSORS_DEFAULT_MAX_TENSOR_BYTES);
+  mact_safetensors_set_max_tensor_bytes (16);
+  assert_true (mact_safetensors_get_max_tensor_bytes () == 16);
+
+  const guint8 zeros[32] = { 0 };
+  g_autoptr(GBytes) four = make_one ("w", "F32", zeros, 16, 4);
+  g_autoptr(MactTensorDict) fits = mact_safetensors_load_bytes (four, NULL, &error);
+  assert_non_null (fits);
+  g_autoptr(GBytes) five = make_one ("fc.weight", "F32", zeros, 20, 5);
+  expect_bad_bytes (dir, five, TL, "tensor \"fc.weight\" of shape [5] takes 20 bytes as "
+                    "float32, more than the cap of 16 bytes", "F32 over the cap");
+  /* 10 bytes in the file, 20 as float32 */
+  g_autoptr(GBytes) half = make_one ("h", "F16", zeros, 10, 5);
+  expect_bad_bytes (dir, half, TL, "takes 20 bytes", "F16 over the cap");
+  g_autoptr(GBytes) bytes5 = make_one ("u", "U8", zeros, 5, 5);
+  expect_bad_bytes (dir, bytes5, TL, "\"u\"", "U8 over the cap");
+
+  mact_safetensors_set_max_tensor_bytes (0);
+  g_autoptr(MactTensorDict) uncapped = mact_safetensors_load_bytes (five, NULL, &error);
+  assert_non_null (uncapped);
+  mact_safetensors_set_max_tensor_bytes (MACT_SAFETENSORS_DEFAULT_MAX_TENSOR_BYTES);
+
+  /* A 1.5 GiB U8 tensor in a sparse file (no disk space used): 6 GiB as float32, over
+   * the default cap of 4 GiB, refused without allocating or reading its data. */
+  const guint64 n = G_GUINT64_CONSTANT (3) << 29;
+  g_autofree char *header = g_strdup_printf (
+    "{\"huge\":{\"dtype\":\"U8\",\"shape\":[%" G_GUINT64_FORMAT "],"
+    "\"data_offsets\":[0,%" G_GUINT64_FORMAT "]}}", n, n);
+  g_autoptr(GBytes) head = make_file (strlen (header), header, strlen (header), NULL, 0);
+  g_autofree char *path = write_file (dir, "sparse.safetensors", head);
+  int fd = g_open (path, O_WRONLY, 0);
+  assert_true (fd >= 0);
+  assert_int_equal (ftruncate (fd, (off_t) (g_bytes_get_size (head) + n)), 0);
+  g_close (fd, NULL);
+  assert_null (mact_safetensors_load (path, NULL, &error));
+  assert_non_null (strstr (error->message, "tensor \"huge\" of shape [1610612736] takes "
+                                           "6442450944 bytes as float32"));
+  mact_test_assert_error (&error, MACT_IO_ERROR, TL);
+}
+
+/* A checkpoint's meta JSON (mact_checkpoint_load(), `mact infer --weights ckpt.json`) is a
+ * hostile file too: json-glib used to parse it directly and overflowed the stack on deep
+ * nesting; it is now checked as a config is. */
+static void
+test_hostile_checkpoint_json (void **state)
+{
+  const char *dir = *state;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactModule) model = mact_linear_new (2, 3, TRUE, &error);
+  assert_non_null (model);
+  g_autofree char *path = g_build_filename (dir, "deep.json", NULL);
+
+  g_autofree char *deep = g_strnfill (100000, '[');
+  assert_true (g_file_set_contents (path, deep, -1, NULL));
+  assert_null (mact_checkpoint_load (path, model, TRUE, NULL, &error));
+  assert_non_null (strstr (error->message, "nests more than 64 levels deep"));
+  assert_non_null (strstr (error->message, "deep.json"));
+  mact_test_assert_error (&error, MACT_TRAIN_ERROR, MACT_TRAIN_ERROR_STATE);
+
+  const char *dup = "{\"weights\": \"a.safetensors\", \"weights\": \"b.safetensors\"}";
+  assert_true (g_file_set_contents (path, dup, -1, NULL));
+  assert_null (mact_checkpoint_load (path, model, TRUE, NULL, &error));
+  assert_non_null (strstr (error->message, "key \"weights\" appears twice"));
+  mact_test_assert_error (&error, MACT_TRAIN_ERROR, MACT_TRAIN_ERROR_STATE);
+  g_unlink (path);
 }
 
 static void
@@ -891,6 +1130,10 @@ main (void)
     cmocka_unit_test_setup_teardown (test_bad_headers, setup_tmpdir, teardown_tmpdir),
     cmocka_unit_test_setup_teardown (test_bad_layout, setup_tmpdir, teardown_tmpdir),
     cmocka_unit_test_setup_teardown (test_bad_dtypes, setup_tmpdir, teardown_tmpdir),
+    cmocka_unit_test_setup_teardown (test_non_finite, setup_tmpdir, teardown_tmpdir),
+    cmocka_unit_test_setup_teardown (test_hostile_checkpoint_json, setup_tmpdir,
+                                     teardown_tmpdir),
+    cmocka_unit_test_setup_teardown (test_tensor_size_cap, setup_tmpdir, teardown_tmpdir),
     cmocka_unit_test_setup_teardown (test_truncation_and_corruption, setup_tmpdir,
                                      teardown_tmpdir),
   };

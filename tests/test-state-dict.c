@@ -2,14 +2,20 @@
  * (mact_recognizer_load_weights): strict and non-strict key handling with PyTorch's
  * messages, shape mismatches, all-or-nothing loading, parameters keeping their identity
  * and frozen state, the num_batches_tracked shape exception, checkpoints converted from
- * PyTorch by tools/convert-checkpoint.py (tests/fixtures/gen_safetensors.py), and a
- * recognizer reproducing another's outputs after a save/load round trip. */
+ * PyTorch by tools/convert-checkpoint.py (tests/fixtures/gen_safetensors.py), a
+ * recognizer reproducing another's outputs after a save/load round trip, and zero-copy
+ * loading from a mapped file (where it happens, where it must not, what training does
+ * to the file) with MactInference's start that skips the random initialisation. */
 #include "mact-test.h"
 #include "mact-test-blocks.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
+#ifdef __linux__
+#include <sys/sysmacros.h>
+#endif
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -683,6 +689,367 @@ test_recognizer_load_weights (void **state)
   g_rmdir (dir);
 }
 
+/* ------------------------------------------------------------------ zero-copy loading */
+
+/* Saves @module's state dict as @name in @dir; returns the path. */
+static char *
+save_state (MactModule *module, const char *dir, const char *name)
+{
+  g_autoptr(GError) error = NULL;
+  char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(MactTensorDict) state = mact_module_state_dict (module);
+  if (!mact_safetensors_save (path, state, NULL, &error))
+    fail_msg ("saving %s: %s", name, error->message);
+  return path;
+}
+
+/* Whether @address lies in a mapping of the file @path, as /proc/self/maps lists them;
+ * skips the test where there is no such list. */
+static gboolean
+in_file_mapping (gconstpointer address, const char *path)
+{
+#ifdef __linux__
+  g_autofree char *maps = NULL;
+  if (!g_file_get_contents ("/proc/self/maps", &maps, NULL, NULL))
+    skip ();
+  GStatBuf st;
+  assert_int_equal (g_stat (path, &st), 0);
+  g_auto(GStrv) lines = g_strsplit (maps, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      unsigned long long start = 0, end = 0, inode = 0;
+      unsigned int major_dev = 0, minor_dev = 0;
+      if (sscanf (lines[i], "%llx-%llx %*s %*x %x:%x %llu", &start, &end, &major_dev,
+                  &minor_dev, &inode) == 5 &&
+          inode == (unsigned long long) st.st_ino && major_dev == major (st.st_dev) &&
+          minor_dev == minor (st.st_dev) && (guintptr) address >= start &&
+          (guintptr) address < end)
+        return TRUE;
+    }
+  return FALSE;
+#else
+  skip ();
+  return FALSE;
+#endif
+}
+
+/* Asserts that @t holds @expected's values minus @delta (up to float rounding). */
+static void
+assert_shifted (MactTensor *t, MactTensor *expected, float delta, const char *what)
+{
+  gint64 n = mact_tensor_get_numel (t);
+  g_autofree float *got = g_new (float, n);
+  g_autofree float *want = g_new (float, n);
+  mact_tensor_copy_to_array (t, got);
+  mact_tensor_copy_to_array (expected, want);
+  for (gint64 i = 0; i < n; i++)
+    if (fabsf (got[i] - (want[i] - delta)) > 1e-6f)
+      fail_msg ("%s[%" G_GINT64_FORMAT "]: %g, expected %g", what, i, got[i],
+                want[i] - delta);
+}
+
+static void
+test_zero_copy_from_file (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactModule) a = build_model ();
+  g_autoptr(MactModule) b = build_model ();
+  randomize (a, 21);
+  randomize (b, 22);
+  g_autoptr(MactTensorDict) expected = snapshot (a);
+  g_autofree char *dir = g_dir_make_tmp ("mact-zero-copy-XXXXXX", &error);
+  assert_non_null (dir);
+  g_autofree char *path = save_state (a, dir, "a.safetensors");
+  g_autofree char *file_before = NULL;
+  gsize length_before = 0;
+  assert_true (g_file_get_contents (path, &file_before, &length_before, NULL));
+
+  /* a frozen parameter, and an optimizer made before loading */
+  MactTensor *frozen = mact_module_get_parameter (b, "backbone.conv1.conv.weight");
+  assert_true (mact_tensor_set_requires_grad (frozen, FALSE, NULL));
+  g_autoptr(JsonNode) sgd = json_from_string ("{\"type\": \"SGD\", \"lr\": 0.5}", NULL);
+  g_autoptr(MactOptimizer) optimizer = mact_optimizer_new_from_config (b, sgd, &error);
+  assert_non_null (optimizer);
+  g_autoptr(MactTensorDict) before = mact_module_state_dict (b);
+
+  MactTensorDict *loaded = mact_safetensors_load (path, NULL, &error);
+  assert_non_null (loaded);
+  assert_true (mact_module_load_state_dict (b, loaded, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr(MactTensorDict) after = mact_module_state_dict (b);
+  assert_int_equal (mact_tensor_dict_get_size (after), 8);
+  for (guint i = 0; i < mact_tensor_dict_get_size (after); i++)
+    {
+      const char *key = mact_tensor_dict_get_key (after, i);
+      MactTensor *t = mact_tensor_dict_get_value (after, i);
+      /* the same tensor object, with the file's values, read in place from the mapping */
+      assert_ptr_equal (t, mact_tensor_dict_get_value (before, i));
+      assert_values_equal (t, mact_tensor_dict_lookup (expected, key), key);
+      assert_ptr_equal (mact_tensor_get_data (t),
+                        mact_tensor_get_data (mact_tensor_dict_lookup (loaded, key)));
+      assert_true (in_file_mapping (mact_tensor_get_data (t), path));
+    }
+  assert_false (mact_tensor_get_requires_grad (frozen));
+  assert_true (mact_tensor_get_requires_grad (
+    mact_module_get_parameter (b, "cls_head.fc_cls.weight")));
+  assert_false (mact_tensor_get_requires_grad (
+    mact_module_get_buffer (b, "backbone.conv1.bn.running_mean")));
+
+  /* the module keeps the mapping alive without the state dict */
+  mact_tensor_dict_unref (loaded);
+  assert_dicts_equal (after, expected);
+
+  /* an SGD step (lr 0.5, gradients of ones) writes into the mapped parameters: each
+   * written page is copied for this process, so the file does not change */
+  g_autoptr(GPtrArray) params = mact_module_parameters (b);
+  for (guint i = 0; i < params->len; i++)
+    {
+      MactTensor *p = g_ptr_array_index (params, i);
+      gint ndim = 0;
+      const gint64 *shape = mact_tensor_get_shape (p, &ndim);
+      g_autoptr(MactTensor) ones = filled (ndim, shape, 1.0f);
+      mact_tensor_set_grad (p, ones);
+    }
+  assert_true (mact_optimizer_step (optimizer, &error));
+  g_assert_no_error (error);
+  const char *trained[] = { "cls_head.fc_cls.weight", "cls_head.fc_cls.bias",
+                            "backbone.conv1.bn.weight" };
+  for (gsize i = 0; i < G_N_ELEMENTS (trained); i++)
+    assert_shifted (mact_tensor_dict_lookup (after, trained[i]),
+                    mact_tensor_dict_lookup (expected, trained[i]), 0.5f, trained[i]);
+  assert_values_equal (frozen, mact_tensor_dict_lookup (expected,
+                                                        "backbone.conv1.conv.weight"),
+                       "frozen");
+  g_autofree char *file_after = NULL;
+  gsize length_after = 0;
+  assert_true (g_file_get_contents (path, &file_after, &length_after, NULL));
+  assert_int_equal (length_after, length_before);
+  assert_memory_equal (file_after, file_before, length_before);
+
+  /* loading b's own state into another module copies: parameters never share memory,
+   * even once the state dict b's came from is gone */
+  g_autoptr(MactModule) e = build_model ();
+  assert_true (mact_module_load_state_dict (e, after, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < mact_tensor_dict_get_size (after); i++)
+    {
+      const char *key = mact_tensor_dict_get_key (after, i);
+      MactTensor *in_e = mact_module_get_parameter (e, key);
+      if (in_e == NULL)
+        in_e = mact_module_get_buffer (e, key);
+      MactTensor *in_b = mact_tensor_dict_get_value (after, i);
+      assert_false (mact_tensor_shares_storage (in_e, in_b));
+      assert_values_equal (in_e, in_b, key);
+    }
+
+  /* and loading the file again gives its values, not the trained ones */
+  g_autoptr(MactTensorDict) again = mact_safetensors_load (path, NULL, &error);
+  assert_non_null (again);
+  assert_dicts_equal (again, expected);
+
+  /* one state dict into two modules: the first takes the mapping, the second copies,
+   * so they never share memory */
+  g_autoptr(MactModule) c = build_model ();
+  g_autoptr(MactModule) d = build_model ();
+  assert_true (mact_module_load_state_dict (c, again, TRUE, NULL, NULL, &error));
+  assert_true (mact_module_load_state_dict (d, again, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_autoptr(MactTensorDict) in_c = mact_module_state_dict (c);
+  g_autoptr(MactTensorDict) in_d = mact_module_state_dict (d);
+  for (guint i = 0; i < mact_tensor_dict_get_size (again); i++)
+    {
+      const char *key = mact_tensor_dict_get_key (again, i);
+      MactTensor *source = mact_tensor_dict_get_value (again, i);
+      assert_true (mact_tensor_shares_storage (mact_tensor_dict_lookup (in_c, key), source));
+      assert_false (mact_tensor_shares_storage (mact_tensor_dict_lookup (in_d, key), source));
+      assert_values_equal (mact_tensor_dict_lookup (in_d, key), source, key);
+    }
+  /* the state dict and the module that took its memory share it (documented) */
+  mact_tensor_fill (mact_module_get_parameter (c, "cls_head.fc_cls.bias"), -3.0f);
+  assert_true (mact_tensor_get_item (mact_tensor_dict_lookup (again, "cls_head.fc_cls.bias"),
+                                     (const gint64[]) { 0 }) == -3.0f);
+  assert_values_equal (mact_module_get_parameter (d, "cls_head.fc_cls.bias"),
+                       mact_tensor_dict_lookup (expected, "cls_head.fc_cls.bias"), "d");
+
+  /* loading the same state dict into c again changes nothing */
+  assert_true (mact_module_load_state_dict (c, again, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  assert_true (mact_tensor_shares_storage (
+    mact_module_get_parameter (c, "cls_head.fc_cls.bias"),
+    mact_tensor_dict_lookup (again, "cls_head.fc_cls.bias")));
+
+  g_remove (path);
+  g_rmdir (dir);
+}
+
+static void
+test_zero_copy_only_where_safe (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MactModule) a = build_model ();
+  randomize (a, 31);
+  g_autoptr(MactTensorDict) expected = snapshot (a);
+  g_autofree char *dir = g_dir_make_tmp ("mact-zero-copy-XXXXXX", &error);
+  assert_non_null (dir);
+  g_autofree char *path = save_state (a, dir, "a.safetensors");
+
+  /* memory the caller gives is immutable: load_bytes' tensors are copied */
+  g_autofree char *contents = NULL;
+  gsize length = 0;
+  assert_true (g_file_get_contents (path, &contents, &length, NULL));
+  g_autoptr(GBytes) bytes = g_bytes_new (contents, length);
+  g_autoptr(MactTensorDict) from_bytes = mact_safetensors_load_bytes (bytes, NULL, &error);
+  assert_non_null (from_bytes);
+  g_autoptr(MactModule) b = build_model ();
+  assert_true (mact_module_load_state_dict (b, from_bytes, TRUE, NULL, NULL, &error));
+  g_autoptr(MactTensorDict) in_b = mact_module_state_dict (b);
+  for (guint i = 0; i < mact_tensor_dict_get_size (in_b); i++)
+    {
+      const char *key = mact_tensor_dict_get_key (in_b, i);
+      MactTensor *source = mact_tensor_dict_lookup (from_bytes, key);
+      /* the source does point into the bytes, but the parameter has its own copy */
+      const char *base = g_bytes_get_data (bytes, NULL);
+      const char *data = (const char *) mact_tensor_get_data (source);
+      assert_true (data >= base && data < base + length);
+      MactTensor *own = mact_tensor_dict_get_value (in_b, i);
+      assert_false (mact_tensor_shares_storage (own, source));
+      assert_values_equal (own, source, key);
+    }
+
+  /* a view of a parameter made before loading keeps showing the parameter: copied */
+  g_autoptr(MactModule) c = build_model ();
+  MactTensor *weight = mact_module_get_parameter (c, "cls_head.fc_cls.weight");
+  const gint64 flat[] = { 20 };
+  g_autoptr(MactTensor) view = mact_tensor_reshape (weight, 1, flat, &error);
+  assert_true (mact_tensor_shares_storage (view, weight));
+  g_autoptr(MactTensorDict) loaded = mact_safetensors_load (path, NULL, &error);
+  assert_non_null (loaded);
+  assert_true (mact_module_load_state_dict (c, loaded, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  assert_false (mact_tensor_shares_storage (weight, mact_tensor_dict_lookup (
+    loaded, "cls_head.fc_cls.weight")));
+  assert_true (mact_tensor_shares_storage (view, weight));
+  g_autoptr(MactTensor) expected_flat =
+    mact_tensor_reshape (mact_tensor_dict_lookup (expected, "cls_head.fc_cls.weight"), 1,
+                         flat, &error);
+  assert_values_equal (view, expected_flat, "view");
+  /* while the parameters without views took the mapping */
+  assert_true (mact_tensor_shares_storage (
+    mact_module_get_parameter (c, "cls_head.fc_cls.bias"),
+    mact_tensor_dict_lookup (loaded, "cls_head.fc_cls.bias")));
+
+  /* a mapped tensor that something else uses (here a view of it) is copied */
+  g_autoptr(MactModule) d = build_model ();
+  g_autoptr(MactTensorDict) loaded2 = mact_safetensors_load (path, NULL, &error);
+  assert_non_null (loaded2);
+  MactTensor *bias = mact_tensor_dict_lookup (loaded2, "cls_head.fc_cls.bias");
+  const gint64 column[] = { 5, 1 };
+  g_autoptr(MactTensor) bias_view = mact_tensor_reshape (bias, 2, column, &error);
+  assert_true (mact_module_load_state_dict (d, loaded2, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  assert_false (mact_tensor_shares_storage (
+    mact_module_get_parameter (d, "cls_head.fc_cls.bias"), bias));
+  assert_values_equal (mact_module_get_parameter (d, "cls_head.fc_cls.bias"), bias, "bias");
+
+  /* weights tied under two keys are copied key after key (the last wins, as in PyTorch),
+   * leaving the file's tensors alone */
+  g_autoptr(MactModule) tied = container ();
+  g_autoptr(MactModule) x = checked (mact_linear_new (3, 3, FALSE, &error), error, "x");
+  g_autoptr(MactModule) y = checked (mact_linear_new (3, 3, FALSE, &error), error, "y");
+  mact_module_register_parameter (y, "weight", mact_module_get_parameter (x, "weight"));
+  mact_module_add_child (tied, "x", x);
+  mact_module_add_child (tied, "y", y);
+  const gint64 s33[] = { 3, 3 };
+  g_autoptr(MactTensor) ones = filled (2, s33, 1.0f);
+  g_autoptr(MactTensor) twos = filled (2, s33, 2.0f);
+  g_autoptr(MactTensorDict) tied_state = mact_tensor_dict_new ();
+  mact_tensor_dict_insert (tied_state, "x.weight", ones);
+  mact_tensor_dict_insert (tied_state, "y.weight", twos);
+  g_autofree char *tied_path = g_build_filename (dir, "tied.safetensors", NULL);
+  assert_true (mact_safetensors_save (tied_path, tied_state, NULL, &error));
+  g_autoptr(MactTensorDict) tied_loaded = mact_safetensors_load (tied_path, NULL, &error);
+  assert_non_null (tied_loaded);
+  assert_true (mact_module_load_state_dict (tied, tied_loaded, TRUE, NULL, NULL, &error));
+  g_assert_no_error (error);
+  MactTensor *shared = mact_module_get_parameter (x, "weight");
+  assert_ptr_equal (shared, mact_module_get_parameter (y, "weight"));
+  assert_values_equal (shared, twos, "tied weight");
+  assert_false (mact_tensor_shares_storage (shared, mact_tensor_dict_lookup (tied_loaded,
+                                                                             "x.weight")));
+  assert_false (mact_tensor_shares_storage (shared, mact_tensor_dict_lookup (tied_loaded,
+                                                                             "y.weight")));
+  assert_values_equal (mact_tensor_dict_lookup (tied_loaded, "x.weight"), ones, "x.weight");
+
+  g_remove (path);
+  g_remove (tied_path);
+  g_rmdir (dir);
+}
+
+/* The tiny model of test-inference.c: mmaction2's ResNet3d-18 with 4 base channels. */
+#define TINY_3D                                                                         \
+  "{\"model\": {\"type\": \"Recognizer3D\","                                          \
+  "  \"backbone\": {\"type\": \"ResNet3d\", \"depth\": 18, \"base_channels\": 4,"       \
+  "                 \"pretrained\": null, \"pretrained2d\": false},"                   \
+  "  \"cls_head\": {\"type\": \"I3DHead\", \"num_classes\": 3, \"in_channels\": 32,"     \
+  "                 \"dropout_ratio\": 0.0},"                                          \
+  "  \"test_cfg\": {\"average_clips\": \"prob\"}}}"
+
+static void
+test_inference_starts_from_mapping (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) config = json_from_string (TINY_3D, &error);
+  assert_non_null (config);
+  mact_manual_seed (3);
+  g_autoptr(MactRecognizer) reference = mact_recognizer_new_from_json (config, NULL, &error);
+  if (reference == NULL)
+    fail_msg ("%s", error->message);
+  g_autofree char *dir = g_dir_make_tmp ("mact-zero-copy-XXXXXX", &error);
+  assert_non_null (dir);
+  g_autofree char *path = save_state (MACT_MODULE (reference), dir, "tiny.safetensors");
+
+  /* Without weights the constructors draw from the default generator. */
+  mact_manual_seed (5);
+  const double first = mact_generator_next_double (mact_generator_get_default ());
+  mact_manual_seed (5);
+  g_autoptr(MactInference) random_init = mact_inference_new_from_config (config, NULL, NULL,
+                                                                         &error);
+  assert_non_null (random_init);
+  assert_true (mact_generator_next_double (mact_generator_get_default ()) != first);
+
+  /* With weights nothing is drawn, since the load replaces every value, and every
+   * parameter and buffer is read in place from the file's mapping. */
+  mact_manual_seed (5);
+  g_autoptr(MactInference) inference = mact_inference_new_from_config (config, path, NULL,
+                                                                       &error);
+  if (inference == NULL)
+    fail_msg ("%s", error->message);
+  assert_true (mact_generator_next_double (mact_generator_get_default ()) == first);
+  MactModule *model = MACT_MODULE (mact_inference_get_recognizer (inference));
+  g_autoptr(MactTensorDict) loaded = mact_module_state_dict (model);
+  g_autoptr(MactTensorDict) want = mact_module_state_dict (MACT_MODULE (reference));
+  assert_dicts_equal (loaded, want);
+  for (guint i = 0; i < mact_tensor_dict_get_size (loaded); i++)
+    if (!in_file_mapping (mact_tensor_get_data (mact_tensor_dict_get_value (loaded, i)),
+                          path))
+      fail_msg ("%s was copied, not mapped", mact_tensor_dict_get_key (loaded, i));
+
+  /* and it computes what the reference computes */
+  mact_module_eval (MACT_MODULE (reference));
+  const gint64 shape[] = { 1, 1, 3, 4, 16, 16 };
+  g_autoptr(MactTensor) imgs = mact_test_random (6, shape, 41, -1.0, 1.0);
+  g_autoptr(MactTensor) want_scores = mact_recognizer_forward_test (reference, imgs, &error);
+  assert_non_null (want_scores);
+  g_autoptr(MactTensor) scores =
+    mact_recognizer_forward_test (mact_inference_get_recognizer (inference), imgs, &error);
+  if (scores == NULL)
+    fail_msg ("%s", error->message);
+  mact_test_assert_close (scores, want_scores, 0.0, "scores");
+
+  g_remove (path);
+  g_rmdir (dir);
+}
+
 int
 main (void)
 {
@@ -697,6 +1064,9 @@ main (void)
     cmocka_unit_test (test_converted_torchvision),
     cmocka_unit_test (test_converted_model_bf16),
     cmocka_unit_test (test_recognizer_load_weights),
+    cmocka_unit_test (test_zero_copy_from_file),
+    cmocka_unit_test (test_zero_copy_only_where_safe),
+    cmocka_unit_test (test_inference_starts_from_mapping),
   };
   return cmocka_run_group_tests_name ("state-dict", tests, NULL, NULL);
 }

@@ -681,6 +681,89 @@ test_corrupt_frame_bframes (void **state)
   assert_true (first_failed >= 12 && last_failed < 24);
 }
 
+/* The policy for a partly damaged video (documented at mact_video_reader_read_frames()):
+ * all or nothing per call.  A call that includes the damaged frame 20 among good ones
+ * returns no tensor at all, and names frame 20; the same reader then reads the good
+ * frames of that call, right. */
+static void
+test_partly_damaged_policy (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *path = tmp_path ("partly-damaged.avi");
+  g_autoptr(MactTensor) clip = make_clip (36);
+  write_clip (path, clip, 12, 0);
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  assert_true (g_file_get_contents (path, &contents, &len, NULL));
+  gsize offset;
+  guint32 size;
+  avi_chunk (contents, len, 20, &offset, &size);
+  memset (contents + offset + 8, 0, size);
+  write_file (path, contents, len);
+
+  g_autoptr(MactVideoReader) reader = open_ok (path);
+  const gint64 mixed[] = { 0, 30, 20, 5, 35 };
+  assert_null (mact_video_reader_read_frames (reader, mixed, G_N_ELEMENTS (mixed), &error));
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, "partly-damaged.avi"));
+  assert_non_null (strstr (error->message, "frame 20"));
+  mact_test_assert_error (&error, MACT_VIDEO_ERROR, MACT_VIDEO_ERROR_DECODE);
+  const gint64 good[] = { 0, 30, 5, 35 };
+  check_read (reader, clip, good, G_N_ELEMENTS (good), "the good frames of the same call");
+}
+
+/* Bytes flipped all over small clips (deterministic positions): every open and read
+ * either works, with the promised shape, or is a MACT_VIDEO_ERROR; never a crash, a
+ * critical or an invalid read (the valgrind setup checks that). */
+static void
+test_random_damage (void **state)
+{
+  const char *names[] = { "damage.avi", "damage.mp4", "damage.mkv" };
+  g_autoptr(MactTensor) clip = make_clip (8);
+  guint opened = 0, refused = 0;
+  for (gsize f = 0; f < G_N_ELEMENTS (names); f++)
+    {
+      g_autofree char *path = tmp_path (names[f]);
+      write_clip (path, clip, 4, f == 1 ? 2 : 0);
+      g_autofree char *contents = NULL;
+      gsize len = 0;
+      assert_true (g_file_get_contents (path, &contents, &len, NULL));
+      g_autoptr(GRand) rand = g_rand_new_with_seed (7 + f);
+      for (guint trial = 0; trial < 12; trial++)
+        {
+          g_autofree char *copy = g_memdup2 (contents, len);
+          for (guint k = 0; k < 8; k++)
+            copy[g_rand_int_range (rand, 0, (gint32) len)] ^= (char) (1 + g_rand_int_range (rand, 0, 255));
+          write_file (path, copy, len);
+          g_autoptr(GError) error = NULL;
+          g_autoptr(MactVideoReader) reader = mact_video_reader_new (path, &error);
+          if (reader == NULL)
+            {
+              assert_true (error != NULL && error->domain == MACT_VIDEO_ERROR);
+              refused++;
+              continue;
+            }
+          opened++;
+          gint64 n = mact_video_reader_get_n_frames (reader);
+          assert_true (n >= 1);
+          const gint64 wanted[] = { n - 1, 0, n / 2 };
+          g_autoptr(MactTensor) frames = mact_video_reader_read_frames (reader, wanted, 3,
+                                                                        &error);
+          if (frames == NULL)
+            assert_true (error != NULL && error->domain == MACT_VIDEO_ERROR);
+          else
+            {
+              assert_int_equal (mact_tensor_get_size (frames, 0), 3);
+              assert_int_equal (mact_tensor_get_size (frames, 1),
+                                mact_video_reader_get_height (reader));
+              assert_int_equal (mact_tensor_get_size (frames, 2),
+                                mact_video_reader_get_width (reader));
+            }
+        }
+    }
+  assert_true (opened > 0 && refused > 0);
+}
+
 /* H.264 with B-pyramids and open GOPs in AVI (made by libx264, see
  * tests/fixtures/gen_h264_avi.c): no pts, none can be generated, so frames are
  * numbered by counting decoded pictures from the first packet. */
@@ -1007,6 +1090,8 @@ main (void)
     cmocka_unit_test (test_truncated_mkv),
     cmocka_unit_test (test_corrupt_frame),
     cmocka_unit_test (test_corrupt_frame_bframes),
+    cmocka_unit_test (test_partly_damaged_policy),
+    cmocka_unit_test (test_random_damage),
     cmocka_unit_test (test_avi_h264_counting),
     cmocka_unit_test (test_corrupt_frame_counting),
     cmocka_unit_test (test_writer_errors),

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
-# then under AddressSanitizer + UndefinedBehaviorSanitizer (a third build),
+# then under AddressSanitizer + UndefinedBehaviorSanitizer (a third build), the soak suite,
 # then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
 # suite (every model at full size against live PyTorch, tests/parity/), then the training
 # acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/),
@@ -43,6 +43,9 @@ sanitizer_runtimes="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=li
 LD_PRELOAD="$sanitizer_runtimes" meson test -C build-ci-asan --suite gi \
   --logbase testlog-asan-gi --print-errorlogs || status=1
 unset ASAN_OPTIONS UBSAN_OPTIONS
+# Load and soak: 8 threads x 1000 inferences on shared recognizers, 10,000 recognizer
+# create/destroy cycles; results equal to serial, RSS and heap flat (tests/test-soak.c).
+meson test -C build-ci --suite soak --logbase soak --print-errorlogs || status=1
 # Distributed training: two MPI ranks per job, one job at a time (see tests/test-mpi*.c).
 meson test -C build-ci --suite mpi --logbase testlog-mpi --print-errorlogs || status=1
 # Full-size parity against live PyTorch: needs python3-torch and python3-torchvision at
@@ -61,7 +64,7 @@ failed=0
 for log in build-ci/meson-logs/testlog.txt build-ci/meson-logs/testlog-valgrind.txt \
            build-ci-asan/meson-logs/testlog-asan.txt \
            build-ci-asan/meson-logs/testlog-asan-gi.txt \
-           build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/parity.txt \
+           build-ci/meson-logs/testlog-mpi.txt build-ci/meson-logs/soak.txt build-ci/meson-logs/parity.txt \
            build-ci/meson-logs/acceptance.txt; do
   [ -f "$log" ] || continue
   p=$(grep -cE '^ok [0-9]+' "$log")

@@ -8,9 +8,12 @@
  * Loading maps the file and lets float32 tensors point into the mapping, so a large
  * checkpoint is not copied twice.  Everything in the header is validated before any
  * tensor is made: a hostile or truncated file is a #GError, never a crash or an
- * out-of-bounds read.  Saving writes float32 with the header padded to a multiple of 8
+ * out-of-bounds read.  So are each tensor's size (against a cap, before anything is
+ * allocated) and its values (NaN and infinities are refused unless the caller accepts
+ * them).  Saving writes float32 with the header padded to a multiple of 8
  * bytes (so the data is aligned when mapped) and replaces the target atomically. */
 #include "mact-tensor-private.h"
+#include "mact-config-private.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,15 +33,17 @@ G_DEFINE_QUARK (mact-io-error-quark, mact_io_error)
 #define MAX_HEADER_SIZE ((guint64) 100 * 1024 * 1024)
 
 /* A valid header nests three levels deep (root, entry, shape array); anything much deeper
- * is hostile, and json-glib parses recursively, so depth must be bounded beforehand. */
+ * is hostile, and json-glib parses recursively, so depth must be bounded beforehand
+ * (mact_json_parse_checked() does, and refuses integers json-glib would wrap, duplicate
+ * keys, and everything beyond strict JSON that other readers of the format would read
+ * differently). */
 #define MAX_HEADER_DEPTH 16
 
-/* Integers in a header are sizes and byte offsets.  json-glib silently wraps integer
- * literals that do not fit in 64 bits, so longer digit runs are refused up front; 18
- * digits (below 10^18) always fit in a gint64. */
-#define MAX_INTEGER_DIGITS 18
-
 #define METADATA_KEY "__metadata__"
+
+/* The cap of mact_safetensors_set_max_tensor_bytes(); 0 is none. */
+G_LOCK_DEFINE_STATIC (max_tensor_bytes);
+static guint64 max_tensor_bytes = MACT_SAFETENSORS_DEFAULT_MAX_TENSOR_BYTES;
 
 /* ------------------------------------------------------------------ dtypes */
 
@@ -209,69 +214,6 @@ typedef struct {
   guint64          begin;    /* byte offsets into the data buffer */
   guint64          end;
 } Entry;
-
-/* Scans the raw header bytes before json-glib sees them (see MAX_HEADER_DEPTH and
- * MAX_INTEGER_DIGITS).  It only looks outside strings and does not otherwise judge the
- * syntax: the JSON parser does that. */
-static gboolean
-prescan_header (const char *json, gsize length, const char *source, GError **error)
-{
-  guint depth = 0;
-  gboolean in_string = FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = json[i];
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;   /* the escaped character cannot end the string */
-          else if (c == '"')
-            in_string = FALSE;
-          continue;
-        }
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        {
-          if (++depth > MAX_HEADER_DEPTH)
-            {
-              g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
-                           "%s: the header nests more than %d levels deep (at byte %"
-                           G_GSIZE_FORMAT "); a safetensors header nests 3", source,
-                           MAX_HEADER_DEPTH, i);
-              return FALSE;
-            }
-        }
-      else if (c == '}' || c == ']')
-        {
-          if (depth > 0)
-            depth--;
-        }
-      else if (c == '-' || g_ascii_isdigit (c))
-        {
-          gsize start = i + (c == '-' ? 1 : 0), j = start;
-          while (j < length && g_ascii_isdigit (json[j]))
-            j++;
-          if (j - start > MAX_INTEGER_DIGITS)
-            {
-              g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
-                           "%s: the header has a number with %" G_GSIZE_FORMAT
-                           " integer digits at byte %" G_GSIZE_FORMAT
-                           " (more than %d: it would overflow)", source, j - start, i,
-                           MAX_INTEGER_DIGITS);
-              return FALSE;
-            }
-          /* Skip a fraction or exponent, so its digits are not taken for an integer. */
-          while (j < length && (g_ascii_isdigit (json[j]) || json[j] == '.' ||
-                                json[j] == 'e' || json[j] == 'E' || json[j] == '+' ||
-                                json[j] == '-'))
-            j++;
-          i = j - 1;
-        }
-    }
-  return TRUE;
-}
 
 /* Reads a JSON integer; %FALSE for anything else (doubles such as 3.0 included). */
 static gboolean
@@ -458,7 +400,159 @@ parse_entry (JsonObject *root, const char *name, guint64 data_length, const char
                    n_bytes, entry->begin, entry->end, entry->end - entry->begin);
       return FALSE;
     }
+
+  /* The cap is on the float32 size, which is what loading allocates (or maps); it fits:
+   * numel * 8 was checked above. */
+  guint64 cap = mact_safetensors_get_max_tensor_bytes ();
+  if (cap != 0 && numel * sizeof (float) > cap)
+    {
+      g_autofree char *s = mact_shape_format (entry->ndim, entry->shape);
+      g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_TOO_LARGE,
+                   "%s: tensor \"%s\" of shape %s takes %" G_GUINT64_FORMAT " bytes as "
+                   "float32, more than the cap of %" G_GUINT64_FORMAT " bytes per tensor "
+                   "(mact_safetensors_set_max_tensor_bytes())", source, name, s,
+                   numel * (guint64) sizeof (float), cap);
+      return FALSE;
+    }
   return TRUE;
+}
+
+/* The floating-point dtypes, whose values may be NaN or infinite. */
+typedef enum { FLOAT_NONE, FLOAT_F32, FLOAT_F16, FLOAT_BF16, FLOAT_F64 } FloatKind;
+
+static FloatKind
+float_kind (const DtypeInfo *dtype)
+{
+  if (dtype->convert == convert_f32)
+    return FLOAT_F32;
+  if (dtype->convert == convert_f16)
+    return FLOAT_F16;
+  if (dtype->convert == convert_bf16)
+    return FLOAT_BF16;
+  if (dtype->convert == convert_f64)
+    return FLOAT_F64;
+  return FLOAT_NONE;
+}
+
+/* Whether element @i at @src is NaN (*nan) or otherwise not finite as float32 (an F64
+ * value beyond float32's range would become an infinity). */
+static inline gboolean
+is_non_finite (FloatKind kind, const guint8 *src, guint64 i, gboolean *nan)
+{
+  switch (kind)
+    {
+    case FLOAT_F32:
+      {
+        guint32 bits = read_u32_le (src + 4 * i);
+        *nan = (bits & 0x7fffffffu) > 0x7f800000u;
+        return (bits & 0x7f800000u) == 0x7f800000u;
+      }
+    case FLOAT_F16:
+    case FLOAT_BF16:
+      {
+        /* binary16: 5 exponent bits, 10 mantissa bits; bfloat16: 8 and 7. */
+        guint16 bits = read_u16_le (src + 2 * i);
+        guint16 exponent = kind == FLOAT_F16 ? 0x7c00u : 0x7f80u;
+        *nan = (bits & 0x7fffu) > exponent;
+        return (bits & exponent) == exponent;
+      }
+    case FLOAT_F64:
+      {
+        guint64 bits = read_u64_le (src + 8 * i);
+        double d;
+        memcpy (&d, &bits, sizeof d);
+        *nan = isnan (d);
+        return *nan || !isfinite ((float) d);
+      }
+    case FLOAT_NONE:
+    default:
+      *nan = FALSE;
+      return FALSE;
+    }
+}
+
+/* Counts the non-finite values of @entry's data at @src, and the NaN among them; @first
+ * is the index of the first. */
+static guint64
+count_non_finite (const Entry *entry, const guint8 *src, guint64 *n_nan, guint64 *first)
+{
+  FloatKind kind = float_kind (entry->dtype);
+  guint64 count = 0;
+  *n_nan = 0;
+  *first = 0;
+  for (guint64 i = 0; kind != FLOAT_NONE && i < entry->numel; i++)
+    {
+      gboolean nan = FALSE;
+      if (!is_non_finite (kind, src, i, &nan))
+        continue;
+      if (count++ == 0)
+        *first = i;
+      if (nan)
+        (*n_nan)++;
+    }
+  return count;
+}
+
+/* Whether @entry's data is all finite: one pass without branches that the compiler can
+ * vectorize, since real weights are scanned whole and have no such values. */
+static gboolean
+all_finite (const Entry *entry, const guint8 *src)
+{
+  FloatKind kind = float_kind (entry->dtype);
+  gsize n = (gsize) entry->numel;
+  guint bad = 0;
+  switch (kind)
+    {
+    case FLOAT_F32:
+      for (gsize i = 0; i < n; i++)
+        {
+          guint32 bits;
+          memcpy (&bits, src + 4 * i, sizeof bits);
+          bad |= (GUINT32_FROM_LE (bits) & 0x7f800000u) == 0x7f800000u;
+        }
+      break;
+    case FLOAT_F16:
+    case FLOAT_BF16:
+      {
+        guint16 exponent = kind == FLOAT_F16 ? 0x7c00u : 0x7f80u;
+        for (gsize i = 0; i < n; i++)
+          {
+            guint16 bits;
+            memcpy (&bits, src + 2 * i, sizeof bits);
+            bad |= (GUINT16_FROM_LE (bits) & exponent) == exponent;
+          }
+      }
+      break;
+    case FLOAT_F64:
+      for (gsize i = 0; i < n; i++)
+        {
+          gboolean nan = FALSE;
+          bad |= is_non_finite (kind, src, i, &nan);
+        }
+      break;
+    case FLOAT_NONE:
+    default:
+      break;
+    }
+  return bad == 0;
+}
+
+/* Refuses a tensor with NaN or infinite values, naming it, with the counts. */
+static gboolean
+check_finite (const Entry *entry, const guint8 *src, const char *source, GError **error)
+{
+  if (all_finite (entry, src))
+    return TRUE;
+  guint64 n_nan = 0, first = 0;
+  guint64 count = count_non_finite (entry, src, &n_nan, &first);
+  g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_NON_FINITE,
+               "%s: tensor \"%s\" has %" G_GUINT64_FORMAT " non-finite values of %"
+               G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " NaN, %" G_GUINT64_FORMAT
+               " infinite%s; the first at element %" G_GUINT64_FORMAT "); load with "
+               "MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE to accept them", source, entry->name,
+               count, entry->numel, n_nan, count - n_nan,
+               g_str_equal (entry->dtype->name, "F64") ? " or beyond float32" : "", first);
+  return FALSE;
 }
 
 static gint
@@ -584,8 +678,28 @@ make_tensor (GBytes *file, gsize data_start, const Entry *entry, GError **error)
   return tensor;
 }
 
+/* Marks the tensors of @dict that use @mapping's memory in place as living in a private,
+ * writable file mapping, so that mact_module_load_state_dict() may hand that memory to a
+ * module's parameters instead of copying it.  Converted or copied tensors own their
+ * storage and are left alone.  Only for mact_safetensors_load()'s own mapping: memory a
+ * caller gives (mact_safetensors_load_bytes()) is immutable. */
+static void
+mark_cow_mapping (MactTensorDict *dict, GBytes *mapping)
+{
+  gsize size = 0;
+  const guintptr begin = (guintptr) g_bytes_get_data (mapping, &size);
+  for (guint i = 0; i < mact_tensor_dict_get_size (dict); i++)
+    {
+      MactStorage *storage = mact_tensor_dict_get_value (dict, i)->storage;
+      const guintptr data = (guintptr) storage->data;
+      if (!storage->owns_data && data >= begin && data - begin < size)
+        storage->cow_mapping = TRUE;
+    }
+}
+
 static MactTensorDict *
-parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GError **error)
+parse_safetensors (GBytes *file, const char *source, MactSafetensorsLoadFlags flags,
+                   GHashTable **metadata, GError **error)
 {
   gsize size = 0;
   const guint8 *bytes = g_bytes_get_data (file, &size);
@@ -618,17 +732,19 @@ parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GErr
   gsize data_start = 8 + (gsize) header_length;
   guint64 data_length = (guint64) (size - data_start);
 
-  if (!prescan_header (header, (gsize) header_length, source, error))
-    return NULL;
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) json_error = NULL;
-  if (!json_parser_load_from_data (parser, header, (gssize) header_length, &json_error))
+  if (!mact_json_parse_checked (header, (gsize) header_length, "header", MAX_HEADER_DEPTH,
+                                MACT_JSON_STRICT | MACT_JSON_IMMUTABLE, &root, &json_error))
     {
-      g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
-                   "%s: the header is not valid JSON: %s", source, json_error->message);
+      if (g_error_matches (json_error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_INVALID))
+        g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
+                     "%s: the header is refused: %s", source, json_error->message);
+      else
+        g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
+                     "%s: the header is not valid JSON: %s", source, json_error->message);
       return NULL;
     }
-  JsonNode *root = json_parser_get_root (parser);
   if (root == NULL || JSON_NODE_TYPE (root) != JSON_NODE_OBJECT)
     {
       g_set_error (error, MACT_IO_ERROR, MACT_IO_ERROR_FORMAT,
@@ -660,6 +776,15 @@ parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GErr
     }
   if (!check_coverage (entries, data_length, source, error))
     return NULL;
+  /* NaN or infinite weights load without complaint and then poison every result; they
+   * are refused unless asked for, before any tensor is made. */
+  if (!(flags & MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE))
+    for (guint i = 0; i < entries->len; i++)
+      {
+        const Entry *entry = &g_array_index (entries, Entry, i);
+        if (!check_finite (entry, bytes + data_start + entry->begin, source, error))
+          return NULL;
+      }
 
   g_autoptr(MactTensorDict) dict = mact_tensor_dict_new ();
   for (guint i = 0; i < entries->len; i++)
@@ -699,8 +824,9 @@ parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GErr
  * The file is memory-mapped privately (copy-on-write) and little-endian F32 tensors whose
  * data is 4-byte aligned use the mapping in place, with no copy; the mapping lives until
  * the last such tensor is freed.  Writing into those tensors (an in-place training
- * update, say) copies the touched pages privately: the file on disk never changes.  The
- * file only needs read permission.  Other tensors are copied and converted: F16, BF16
+ * update, say) copies the touched pages privately: the file on disk never changes.
+ * mact_module_load_state_dict() lets a module's parameters use those tensors' memory
+ * instead of copying it (see there).  The file only needs read permission.  Other tensors are copied and converted: F16, BF16
  * and F64 exactly or to the nearest float; the integer types I64, I32, I16, I8, U8 and
  * BOOL to their float value, which is exact up to 2^24 in magnitude (larger I64 values,
  * such as a huge `num_batches_tracked` in a PyTorch checkpoint, lose precision).
@@ -716,7 +842,15 @@ parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GErr
  * overflows, a tensor has more than %MACT_MAX_DIMS dimensions, offsets begin after they
  * end or end beyond the data, a byte count does not match shape and dtype, ranges
  * overlap or do not cover the data buffer exactly, or a metadata value is not a string;
- * %MACT_IO_ERROR_DTYPE when a dtype is not one of those above.
+ * also when the header is not strict JSON (RFC 8259: no comments, no single quotes, no
+ * text after the object), nests more than 16 levels, has an integer beyond 64 bits or a
+ * key twice (a tensor or a field of one: readers would disagree on which counts);
+ * %MACT_IO_ERROR_DTYPE when a dtype is not one of those above;
+ * %MACT_IO_ERROR_TOO_LARGE when a tensor would be larger, as float32, than the cap of
+ * mact_safetensors_set_max_tensor_bytes() (checked before anything is allocated);
+ * %MACT_IO_ERROR_NON_FINITE, with the tensor's name and how many values, when an F32,
+ * F16, BF16 or F64 tensor holds NaN or infinite values (mact_safetensors_load_full()
+ * can accept them).
  *
  * Returns: (transfer full) (nullable): the tensors by name, or %NULL with @error set
  *
@@ -724,6 +858,27 @@ parse_safetensors (GBytes *file, const char *source, GHashTable **metadata, GErr
  */
 MactTensorDict *
 mact_safetensors_load (const char *path, GHashTable **metadata, GError **error)
+{
+  return mact_safetensors_load_full (path, MACT_SAFETENSORS_LOAD_DEFAULT, metadata, error);
+}
+
+/**
+ * mact_safetensors_load_full:
+ * @path: (type filename): a safetensors file
+ * @flags: options, such as %MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE
+ * @metadata: (out) (optional) (transfer full) (element-type utf8 utf8): where to store
+ *   the `__metadata__` strings (an empty table when the file has none), or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mact_safetensors_load(), with options.
+ *
+ * Returns: (transfer full) (nullable): the tensors by name, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensorDict *
+mact_safetensors_load_full (const char *path, MactSafetensorsLoadFlags flags,
+                            GHashTable **metadata, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
@@ -764,7 +919,10 @@ mact_safetensors_load (const char *path, GHashTable **metadata, GError **error)
   /* The bytes own the mapping from here on; tensors sharing it hold slices of them. */
   g_autoptr(GBytes) bytes = g_mapped_file_get_bytes (mapped);
   g_mapped_file_unref (mapped);
-  return parse_safetensors (bytes, display, metadata, error);
+  MactTensorDict *dict = parse_safetensors (bytes, display, flags, metadata, error);
+  if (dict != NULL)
+    mark_cow_mapping (dict, bytes);
+  return dict;
 }
 
 /**
@@ -789,12 +947,79 @@ mact_safetensors_load (const char *path, GHashTable **metadata, GError **error)
 MactTensorDict *
 mact_safetensors_load_bytes (GBytes *bytes, GHashTable **metadata, GError **error)
 {
+  return mact_safetensors_load_bytes_full (bytes, MACT_SAFETENSORS_LOAD_DEFAULT, metadata,
+                                           error);
+}
+
+/**
+ * mact_safetensors_load_bytes_full:
+ * @bytes: the contents of a safetensors file
+ * @flags: options, such as %MACT_SAFETENSORS_LOAD_ALLOW_NON_FINITE
+ * @metadata: (out) (optional) (transfer full) (element-type utf8 utf8): where to store
+ *   the `__metadata__` strings (an empty table when there are none), or %NULL
+ * @error: return location for a #GError, or %NULL
+ *
+ * As mact_safetensors_load_bytes(), with options.
+ *
+ * Returns: (transfer full) (nullable): the tensors by name, or %NULL with @error set
+ *
+ * Since: 0.1
+ */
+MactTensorDict *
+mact_safetensors_load_bytes_full (GBytes *bytes, MactSafetensorsLoadFlags flags,
+                                  GHashTable **metadata, GError **error)
+{
   g_return_val_if_fail (bytes != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (metadata != NULL)
     *metadata = NULL;
-  return parse_safetensors (bytes, "safetensors data", metadata, error);
+  return parse_safetensors (bytes, "safetensors data", flags, metadata, error);
+}
+
+/**
+ * mact_safetensors_set_max_tensor_bytes:
+ * @max_bytes: the largest tensor, in bytes as float32, that loading accepts; 0 for no cap
+ *
+ * Sets the cap on the size of one tensor that mact_safetensors_load() and the other
+ * loaders accept, for the whole process (checkpoints and `pretrained` weights read by
+ * plugins included).  A larger tensor is %MACT_IO_ERROR_TOO_LARGE, refused before
+ * anything is allocated.
+ *
+ * Loading converts F16, BF16, integer and misaligned tensors into new float32 storage,
+ * and a file may be sparse (holes read as zeros and take no disk space), so a small or
+ * truncated-looking file can ask for far more memory than it holds; the cap bounds that.
+ * The initial cap is %MACT_SAFETENSORS_DEFAULT_MAX_TENSOR_BYTES.  An application that
+ * reads untrusted weights may lower it; one with larger tensors may raise it.  Safe to
+ * call from any thread; loads already running keep the cap they started with or see the
+ * new one.
+ *
+ * Since: 0.1
+ */
+void
+mact_safetensors_set_max_tensor_bytes (guint64 max_bytes)
+{
+  G_LOCK (max_tensor_bytes);
+  max_tensor_bytes = max_bytes;
+  G_UNLOCK (max_tensor_bytes);
+}
+
+/**
+ * mact_safetensors_get_max_tensor_bytes:
+ *
+ * The cap set with mact_safetensors_set_max_tensor_bytes().
+ *
+ * Returns: the largest tensor loading accepts, in bytes as float32; 0 for no cap
+ *
+ * Since: 0.1
+ */
+guint64
+mact_safetensors_get_max_tensor_bytes (void)
+{
+  G_LOCK (max_tensor_bytes);
+  guint64 value = max_tensor_bytes;
+  G_UNLOCK (max_tensor_bytes);
+  return value;
 }
 
 /* ------------------------------------------------------------------ saving */

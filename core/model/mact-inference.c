@@ -9,6 +9,7 @@
  * goes through MactDataLoader, whose worker thread decodes and transforms the next
  * sample while the recognizer runs on the current one. */
 #include <mact/mact.h>
+#include "mact-module-private.h"
 
 #include <string.h>
 
@@ -353,9 +354,16 @@ prepare_model_config (JsonObject *root, const char *average_clips, GError **erro
  * backbone's `pretrained` set to null, so nothing is fetched), loads @weights strictly
  * (every key of the model must be in the file and nothing else), puts it in eval mode,
  * and builds the test pipeline when the config has one (without it only
- * mact_inference_classify_tensor() works).  `data.test.filename_tmpl` and
- * `data.test.start_index` set #MactInference:filename-tmpl and
- * #MactInference:start-index when present.  @config is not modified.
+ * mact_inference_classify_tensor() works).
+ *
+ * With @weights the model is not randomly initialised first, since the load replaces
+ * every value (so the default generator is not advanced either), and a safetensors
+ * file's weights are used in place from its private mapping rather than copied (see
+ * mact_module_load_state_dict()): a large model is ready in milliseconds.
+ *
+ * `data.test.filename_tmpl` and `data.test.start_index` set
+ * #MactInference:filename-tmpl and #MactInference:start-index when present.  @config is
+ * not modified.
  *
  * Errors: %MACT_CONFIG_ERROR for the model, the pipeline or @average_clips;
  * %MACT_IO_ERROR, %MACT_TRAIN_ERROR and %MACT_MODULE_ERROR from loading @weights (the
@@ -383,7 +391,14 @@ mact_inference_new_from_config (JsonNode *config, const char *weights,
   if (!prepare_model_config (root, average_clips, error))
     return NULL;
 
+  /* With weights, the strict load below replaces every parameter and buffer, so the
+   * random initialisation is skipped: together with the zero-copy load it is what lets
+   * a model start in milliseconds.  If the load fails the model is dropped unseen. */
+  if (weights != NULL)
+    mact_nn_skip_init_begin ();
   g_autoptr(MactRecognizer) recognizer = mact_recognizer_new_from_json (copy, NULL, error);
+  if (weights != NULL)
+    mact_nn_skip_init_end ();
   if (recognizer == NULL)
     return NULL;
   if (weights != NULL)
@@ -1044,7 +1059,8 @@ mact_inference_classify_dataset (MactInference *self, MactDataset *dataset,
  * the end of the file are ignored.
  *
  * Errors: %MACT_DATA_ERROR_IO when the file cannot be read; %MACT_DATA_ERROR_PARSE
- * (`<file>:<line>: ...`) for an empty line before the last name, or a file with no name.
+ * (`<file>:<line>: ...`) for an empty line before the last name, a file with no name, or
+ * text that is not UTF-8 (a NUL byte included).
  *
  * Returns: (transfer full) (array zero-terminated=1): the class names, by index
  *
@@ -1058,11 +1074,24 @@ mact_label_map_load (const char *path, GError **error)
 
   g_autofree char *display = g_filename_display_name (path);
   g_autofree char *contents = NULL;
+  gsize length = 0;
   g_autoptr(GError) local = NULL;
-  if (!g_file_get_contents (path, &contents, NULL, &local))
+  if (!g_file_get_contents (path, &contents, &length, &local))
     {
       g_set_error (error, MACT_DATA_ERROR, MACT_DATA_ERROR_IO, "%s: cannot read the label "
                    "map: %s", display, local->message);
+      return NULL;
+    }
+  /* Names are UTF-8 strings to callers and bindings; a NUL would silently end the map. */
+  const char *bad = NULL;
+  if (!g_utf8_validate_len (contents, length, &bad))
+    {
+      guint line = 1;
+      for (const char *p = contents; p < bad; p++)
+        line += *p == '\n';
+      g_set_error (error, MACT_DATA_ERROR, MACT_DATA_ERROR_PARSE,
+                   "%s:%u: %s (the label map must be UTF-8 text)", display, line,
+                   *bad == '\0' ? "a NUL byte" : "bytes that are not UTF-8");
       return NULL;
     }
   g_auto(GStrv) lines = g_strsplit (contents, "\n", -1);

@@ -270,8 +270,9 @@ mact_conv_module_build (MactModule *module, GError **error)
       mact_module_add_child (module, "activate", activate);
     }
 
-  /* mmcv's ConvModule.__init__ ends with self.init_weights(). */
-  return mact_conv_module_init_weights (module, NULL, error);
+  /* mmcv's ConvModule.__init__ ends with self.init_weights(); through the public entry
+   * point, so that a build whose weights a load replaces can skip it. */
+  return mact_module_init_weights (module, NULL, error);
 }
 
 static GPtrArray *

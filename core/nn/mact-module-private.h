@@ -68,6 +68,16 @@ GPtrArray  *mact_nn_output            (MactTensor *output);
  * U(-1/sqrt(fan_in), 1/sqrt(fan_in)). */
 gboolean    mact_nn_reset_weight_bias (MactTensor *weight, MactTensor *bias,
                                        MactGenerator *generator, GError **error);
+/* Random initialisation that a strict weight load overwrites at once is wasted: a large
+ * model spends most of its start drawing numbers and faulting in the pages they fill.
+ * Between begin and end (they nest) the calling thread's mact_module_init_weights() and
+ * mact_nn_reset_weight_bias() do nothing, so the core layers' weights stay the zeros
+ * they were created with (untouched pages: mact_tensor_new_untouched_zeros()) and the
+ * default generator is not advanced.  Only for a caller that loads every parameter and buffer
+ * strictly right after building, and discards the model if that fails. */
+void        mact_nn_skip_init_begin   (void);
+void        mact_nn_skip_init_end     (void);
+
 /* A new parameter or buffer of @shape filled with @value; INVALID_ARGUMENT naming @block
  * and @name when it cannot be made (sizes too large). */
 MactTensor *mact_nn_new_tensor        (gint ndim, const gint64 *shape, float value,

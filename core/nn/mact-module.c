@@ -893,10 +893,29 @@ key_list_to_strv (GPtrArray *keys)
  *   keys of @state_dict the module does not have, in @state_dict's order, or %NULL
  * @error: return location for a #GError, or %NULL
  *
- * Loads weights as PyTorch's `load_state_dict`: the values are copied into the module's
- * existing parameters and buffers, so each keeps its identity (optimizers and views
- * holding it see the new values), its requires_grad setting and so a frozen parameter
- * stays frozen.  Tensors from a mapped file (mact_safetensors_load()) are only read.
+ * Loads weights as PyTorch's `load_state_dict`: the values go into the module's existing
+ * parameters and buffers, so each keeps its identity (optimizers and views holding it
+ * see the new values), its requires_grad setting and so a frozen parameter stays frozen.
+ *
+ * Weights from mact_safetensors_load() are not copied where the layout allows, so a
+ * model starts without reading its weights: a parameter or buffer that is contiguous
+ * and the only user of its storage drops that storage and uses the file's mapped memory
+ * instead, when its source tensor is the only user of that memory.  The mapping is
+ * private and copy-on-write: training may write to such a parameter (each page written
+ * is then copied for this process alone), and neither the file on disk nor a later load
+ * of it ever sees the change.  The state dict's tensor and the parameter do share memory
+ * while both exist, as after PyTorch's `load_state_dict(assign=True)`: a write to one
+ * shows in the other.  A state dict is usually dropped after loading; to keep one
+ * unchanged, clone its tensors or load the file again.  Everything else is copied: other
+ * sources (mact_safetensors_load_bytes(), tensors in memory), a parameter that a view
+ * made before loading shares, weights tied under several keys, and mapped memory that a
+ * view or a module already uses, so two modules never share memory (loading one state
+ * dict into two modules, the second copies the first one's current values).  The module
+ * stays tied to the file while it uses the mapping: replacing the file by renaming
+ * another over it (as mact_safetensors_save() does) is safe, but truncating or
+ * rewriting it in place meanwhile is not supported; to load a detached copy, read the
+ * file and use mact_safetensors_load_bytes().  Since a parameter may change its memory,
+ * no other thread may use the module while it loads.
  *
  * With @strict, every key of the module must be given and no other key: any missing or
  * unexpected key is an error.  Without it, the keys present in both are loaded and the
@@ -1003,6 +1022,15 @@ mact_module_load_state_dict (MactModule *self, MactTensorDict *state_dict, gbool
       return FALSE;
     }
 
+  /* A tensor held under several keys (tied weights) is always copied into, key after
+   * key: had it adopted the first key's mapped memory, copying the next key's values
+   * would write into the first source tensor. */
+  g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);
+  g_autoptr(GHashTable) tied = g_hash_table_new (NULL, NULL);
+  for (guint i = 0; i < targets->len; i++)
+    if (!g_hash_table_add (seen, g_ptr_array_index (targets, i)))
+      g_hash_table_add (tied, g_ptr_array_index (targets, i));
+
   /* Everything was checked: the copies cannot fail on shapes from here on. */
   for (guint i = 0; i < targets->len; i++)
     {
@@ -1018,7 +1046,12 @@ mact_module_load_state_dict (MactModule *self, MactTensorDict *state_dict, gbool
         }
       else
         source = mact_tensor_ref (given);
-      if (source == NULL || !mact_tensor_copy_from (target, source, NULL))
+      if (source == NULL)
+        g_warn_if_reached ();
+      else if (!g_hash_table_contains (tied, target) &&
+               mact_tensor_adopt_mapped_storage (target, source))
+        continue;   /* zero-copy: the parameter now uses the mapped file's memory */
+      else if (!mact_tensor_copy_from (target, source, NULL))
         g_warn_if_reached ();
     }
 
@@ -1083,6 +1116,24 @@ mact_module_zero_grad (MactModule *self)
 }
 
 /* ---- mode and initialisation ---- */
+
+/* Depth of mact_nn_skip_init_begin() scopes on this thread.  Blocks are built on the
+ * thread that asks for them (GInitable), so a scope covers exactly the modules its
+ * caller builds, whatever plugin they come from. */
+static _Thread_local guint skip_init_depth;
+
+void
+mact_nn_skip_init_begin (void)
+{
+  skip_init_depth++;
+}
+
+void
+mact_nn_skip_init_end (void)
+{
+  g_return_if_fail (skip_init_depth > 0);
+  skip_init_depth--;
+}
 
 /**
  * mact_module_is_training:
@@ -1155,7 +1206,7 @@ mact_module_init_weights (MactModule *self, MactGenerator *generator, GError **e
   g_return_val_if_fail (MACT_IS_MODULE (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   MactModuleClass *klass = MACT_MODULE_GET_CLASS (self);
-  if (klass->init_weights == NULL)
+  if (klass->init_weights == NULL || skip_init_depth > 0)
     return TRUE;
   return klass->init_weights (self, generator, error);
 }
@@ -1173,7 +1224,8 @@ mact_module_init_weights (MactModule *self, MactGenerator *generator, GError **e
  * that hooks on any layer fire.
  *
  * Several threads may run forward on the same module in evaluation mode at once; adding
- * or removing hooks, changing the mode or the structure meanwhile is not safe.
+ * or removing hooks, changing the mode or the structure, or loading weights meanwhile is
+ * not safe.
  *
  * Errors: %MACT_MODULE_ERROR_NOT_IMPLEMENTED when the class has no forward;
  * %MACT_MODULE_ERROR_INVALID_INPUT for the wrong number or kind of inputs; errors of the
@@ -1584,6 +1636,8 @@ gboolean
 mact_nn_reset_weight_bias (MactTensor *weight, MactTensor *bias, MactGenerator *generator,
                            GError **error)
 {
+  if (skip_init_depth > 0)
+    return TRUE;
   /* kaiming_uniform with a = sqrt(5) and leaky_relu's gain sqrt(2 / (1 + a^2)) gives
    * the bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in), PyTorch's historical default. */
   if (!mact_tensor_kaiming_uniform_ (weight, generator, sqrt (5.0), MACT_FAN_IN,
@@ -1605,7 +1659,13 @@ mact_nn_new_tensor (gint ndim, const gint64 *shape, float value, const char *blo
                     const char *name, GError **error)
 {
   g_autoptr(GError) local = NULL;
-  MactTensor *tensor = mact_tensor_new_full (ndim, shape, value, &local);
+  /* Layers create their weights as zeros and then initialise them; when that is skipped
+   * because a load follows (mact_nn_skip_init_begin()), untouched zero pages make the
+   * weight cost nothing until the load hands it the file's memory.  +0.0 only: -0.0 is
+   * not all zero bits. */
+  MactTensor *tensor = value == 0.0f && !signbit (value)
+                         ? mact_tensor_new_untouched_zeros (ndim, shape, &local)
+                         : mact_tensor_new_full (ndim, shape, value, &local);
   if (tensor == NULL)
     g_set_error (error, MACT_MODULE_ERROR, MACT_MODULE_ERROR_INVALID_ARGUMENT,
                  "%s: cannot create %s: %s", block, name, local->message);

@@ -12,17 +12,418 @@
  * and JSON-typed properties receive deep copies (mact_config_copy()). */
 #include <mact/mact.h>
 
+#include "mact-config-private.h"
+
 #include <math.h>
 #include <string.h>
 
 G_DEFINE_QUARK (mact-config-error-quark, mact_config_error)
 
+/* A config nests a handful of levels (model, backbone, a list of stages, a tuple); this
+ * is far beyond any real one, and keeps every recursive walk of the tree (json-glib's
+ * parser, mact_config_copy(), the block builder) a few kilobytes of stack deep. */
+#define CONFIG_MAX_DEPTH 64
+
+/* ------------------------------------------------------------------ checked JSON text */
+
+typedef struct {
+  const char    *text;
+  gsize          length;
+  gsize          pos;
+  const char    *source;
+  MactJsonFlags  flags;
+} Scan;
+
+/* "'x'" for a printable ASCII character, else its code point; "end of data" past the end.
+ * The text before @at is valid UTF-8 (checked first). */
+static char *
+describe_at (const Scan *s, gsize at)
+{
+  if (at >= s->length)
+    return g_strdup ("end of data");
+  guchar c = (guchar) s->text[at];
+  if (c >= 0x20 && c < 0x7f)
+    return g_strdup_printf ("'%c'", c);
+  if (c < 0x80)
+    return g_strdup_printf ("U+%04X", c);
+  return g_strdup_printf ("U+%04X", g_utf8_get_char (s->text + at));
+}
+
+static gboolean scan_fail (const Scan *s, gsize at, GError **error, const char *format, ...)
+  G_GNUC_PRINTF (4, 5);
+
+/* Sets "source:line:column: what" for the byte at @at; always returns %FALSE. */
+static gboolean
+scan_fail (const Scan *s, gsize at, GError **error, const char *format, ...)
+{
+  guint line = 1;
+  gsize line_start = 0;
+  for (gsize i = 0; i < at && i < s->length; i++)
+    if (s->text[i] == '\n')
+      {
+        line++;
+        line_start = i + 1;
+      }
+  /* Columns count characters, as json-glib's do; only valid UTF-8 precedes @at. */
+  glong column = g_utf8_strlen (s->text + line_start,
+                                (gssize) (MIN (at, s->length) - line_start)) + 1;
+  va_list args;
+  va_start (args, format);
+  g_autofree char *what = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE, "%s:%u:%ld: %s", s->source,
+               line, column, what);
+  return FALSE;
+}
+
+static void
+skip_space (Scan *s)
+{
+  while (s->pos < s->length && (s->text[s->pos] == ' ' || s->text[s->pos] == '\t' ||
+                                s->text[s->pos] == '\n' || s->text[s->pos] == '\r'))
+    s->pos++;
+}
+
+static gint
+hex4 (const Scan *s, gsize at)
+{
+  if (at + 4 > s->length)
+    return -1;
+  gint value = 0;
+  for (gsize i = at; i < at + 4; i++)
+    {
+      gint digit = g_ascii_xdigit_value (s->text[i]);
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  return value;
+}
+
+static gboolean
+scan_string (Scan *s, GError **error)
+{
+  gsize start = s->pos;
+  char quote = s->text[s->pos++];
+  for (;;)
+    {
+      if (s->pos >= s->length)
+        return scan_fail (s, start, error, "the string is not terminated");
+      guchar c = (guchar) s->text[s->pos];
+      if (c == (guchar) quote)
+        {
+          s->pos++;
+          return TRUE;
+        }
+      if (c < 0x20)
+        return scan_fail (s, s->pos, error, "control character U+%04X in a string (write it "
+                          "as an escape)", c);
+      /* json-glib reads single-quoted strings without escapes. */
+      if (c != '\\' || quote == '\'')
+        {
+          s->pos++;
+          continue;
+        }
+      gsize escape = s->pos++;
+      if (s->pos >= s->length)
+        return scan_fail (s, start, error, "the string is not terminated");
+      c = (guchar) s->text[s->pos];
+      if (c != 'u')
+        {
+          if (c == '\0' || strchr ("\"\\/bfnrt", c) == NULL)
+            {
+              g_autofree char *shown = describe_at (s, s->pos);
+              return scan_fail (s, escape, error, "invalid escape: a backslash followed by %s",
+                                shown);
+            }
+          s->pos++;
+          continue;
+        }
+      gint unit = hex4 (s, s->pos + 1);
+      if (unit < 0)
+        return scan_fail (s, escape, error, "\\u must be followed by four hexadecimal digits");
+      s->pos += 5;
+      if (unit == 0)
+        return scan_fail (s, escape, error, "\\u0000 (a NUL character) cannot be held in a "
+                          "string");
+      if (unit >= 0xdc00 && unit <= 0xdfff)
+        return scan_fail (s, escape, error, "\\u%04x is the second half of a UTF-16 "
+                          "surrogate pair without the first", (guint) unit);
+      if (unit >= 0xd800 && unit <= 0xdbff)
+        {
+          gint low = s->pos + 1 < s->length && s->text[s->pos] == '\\' &&
+                     s->text[s->pos + 1] == 'u' ? hex4 (s, s->pos + 2) : -1;
+          if (low < 0xdc00 || low > 0xdfff)
+            return scan_fail (s, escape, error, "\\u%04x is the first half of a UTF-16 "
+                              "surrogate pair without the second", (guint) unit);
+          s->pos += 6;
+        }
+    }
+}
+
+static gboolean
+scan_number (Scan *s, GError **error)
+{
+  gsize start = s->pos;
+  gboolean fraction = FALSE;
+
+  if (s->text[s->pos] == '-')
+    s->pos++;
+  if (s->pos >= s->length || !g_ascii_isdigit (s->text[s->pos]))
+    return scan_fail (s, start, error, "malformed number: a '-' must be followed by digits");
+  if (s->text[s->pos] == '0')
+    s->pos++;   /* no leading zeros: a digit after it is refused as unexpected */
+  else
+    while (s->pos < s->length && g_ascii_isdigit (s->text[s->pos]))
+      s->pos++;
+  if (s->pos < s->length && s->text[s->pos] == '.')
+    {
+      fraction = TRUE;
+      if (++s->pos >= s->length || !g_ascii_isdigit (s->text[s->pos]))
+        return scan_fail (s, start, error, "malformed number: a '.' must be followed by "
+                          "digits");
+      while (s->pos < s->length && g_ascii_isdigit (s->text[s->pos]))
+        s->pos++;
+    }
+  if (s->pos < s->length && (s->text[s->pos] == 'e' || s->text[s->pos] == 'E'))
+    {
+      fraction = TRUE;
+      s->pos++;
+      if (s->pos < s->length && (s->text[s->pos] == '+' || s->text[s->pos] == '-'))
+        s->pos++;
+      if (s->pos >= s->length || !g_ascii_isdigit (s->text[s->pos]))
+        return scan_fail (s, start, error, "malformed number: an exponent must have digits");
+      while (s->pos < s->length && g_ascii_isdigit (s->text[s->pos]))
+        s->pos++;
+    }
+
+  gsize n = s->pos - start;
+  g_autofree char *number = g_strndup (s->text + start, n);
+  /* A number in a message is cut short: a hostile one may be megabytes of digits. */
+  g_autofree char *shown = n <= 40 ? g_strdup (number)
+                                   : g_strdup_printf ("%.20s... (%" G_GSIZE_FORMAT
+                                                      " characters)", number, n);
+  if (!fraction)
+    {
+      /* json-glib would wrap it silently (2^64 + 4 becomes 4). */
+      if (!g_ascii_string_to_signed (number, 10, G_MININT64, G_MAXINT64, NULL, NULL))
+        return scan_fail (s, start, error, "the integer %s does not fit in 64 bits", shown);
+    }
+  else if (!isfinite (g_ascii_strtod (number, NULL)))
+    return scan_fail (s, start, error, "the number %s is too large for a double "
+                      "(it would become infinite)", shown);
+  return TRUE;
+}
+
+/* The grammar of RFC 8259 without recursion: @stack holds the open containers. */
+static gboolean
+check_json_text (Scan *s, guint max_depth, GError **error)
+{
+  const gchar *bad = NULL;
+  if (!g_utf8_validate_len (s->text, s->length, &bad))
+    {
+      gsize at = (gsize) (bad - s->text);
+      if (*bad == '\0')
+        return scan_fail (s, at, error, "a NUL byte (is this a text file?)");
+      return scan_fail (s, at, error, "byte 0x%02x is not UTF-8", (guchar) *bad);
+    }
+
+  g_autofree char *stack = g_malloc (max_depth + 1);
+  guint depth = 0;
+  enum { VALUE, KEY, AFTER } state = VALUE;
+
+  /* A UTF-8 byte order mark may start the text (RFC 8259 lets readers ignore it, and
+   * json-glib does). */
+  if (s->length >= 3 && memcmp (s->text, "\xef\xbb\xbf", 3) == 0)
+    s->pos = 3;
+  skip_space (s);
+  if (s->pos == s->length)
+    return TRUE;   /* empty: the caller says so */
+  for (;;)
+    {
+      skip_space (s);
+      if (state == AFTER)
+        {
+          if (depth == 0)
+            {
+              if (s->pos == s->length)
+                return TRUE;
+              g_autofree char *shown = describe_at (s, s->pos);
+              return scan_fail (s, s->pos, error, "unexpected %s after the value", shown);
+            }
+          char close = stack[depth - 1] == '{' ? '}' : ']';
+          if (s->pos < s->length && s->text[s->pos] == ',')
+            {
+              s->pos++;
+              state = close == '}' ? KEY : VALUE;
+              continue;
+            }
+          if (s->pos < s->length && s->text[s->pos] == close)
+            {
+              s->pos++;
+              depth--;
+              continue;
+            }
+          g_autofree char *shown = describe_at (s, s->pos);
+          return scan_fail (s, s->pos, error, "unexpected %s, expected ',' or '%c'", shown,
+                            close);
+        }
+
+      char c = s->pos < s->length ? s->text[s->pos] : '\0';
+      gboolean is_string = c == '"' || (c == '\'' && (s->flags & MACT_JSON_SINGLE_QUOTES));
+      if (state == KEY)
+        {
+          if (!is_string)
+            {
+              g_autofree char *shown = describe_at (s, s->pos);
+              return scan_fail (s, s->pos, error, "unexpected %s, expected a string (a key)",
+                                shown);
+            }
+          if (!scan_string (s, error))
+            return FALSE;
+          skip_space (s);
+          if (s->pos >= s->length || s->text[s->pos] != ':')
+            {
+              g_autofree char *shown = describe_at (s, s->pos);
+              return scan_fail (s, s->pos, error, "unexpected %s, expected ':'", shown);
+            }
+          s->pos++;
+          state = VALUE;
+          continue;
+        }
+
+      /* A value. */
+      if (c == '{' || c == '[')
+        {
+          if (depth == max_depth)
+            return scan_fail (s, s->pos, error, "the data nests more than %u levels deep",
+                              max_depth);
+          stack[depth++] = c;
+          s->pos++;
+          skip_space (s);
+          if (s->pos < s->length && s->text[s->pos] == (c == '{' ? '}' : ']'))
+            {
+              s->pos++;
+              depth--;
+              state = AFTER;
+            }
+          else
+            state = c == '{' ? KEY : VALUE;
+          continue;
+        }
+      state = AFTER;
+      if (is_string)
+        {
+          if (!scan_string (s, error))
+            return FALSE;
+          continue;
+        }
+      if (c == '-' || g_ascii_isdigit (c))
+        {
+          if (!scan_number (s, error))
+            return FALSE;
+          continue;
+        }
+      const char *const literals[] = { "true", "false", "null" };
+      gboolean found = FALSE;
+      for (gsize i = 0; i < G_N_ELEMENTS (literals) && !found; i++)
+        {
+          gsize n = strlen (literals[i]);
+          if (s->length - s->pos >= n && memcmp (s->text + s->pos, literals[i], n) == 0)
+            {
+              s->pos += n;
+              found = TRUE;
+            }
+        }
+      if (!found)
+        {
+          g_autofree char *shown = describe_at (s, s->pos);
+          return scan_fail (s, s->pos, error, "unexpected %s, expected a value", shown);
+        }
+    }
+}
+
+typedef struct {
+  GHashTable *counts;      /* JsonObject -> members parsed into it so far */
+  char       *duplicate;   /* the first key seen twice */
+} DuplicateCheck;
+
+/* json-glib keeps the last of two equal keys.  Every parsed member is announced after it
+ * was set, so more announcements than members means one replaced another. */
+static void
+on_object_member (JsonParser *parser, JsonObject *object, const char *name, gpointer data)
+{
+  DuplicateCheck *check = data;
+  if (check->duplicate != NULL)
+    return;
+  guint seen = GPOINTER_TO_UINT (g_hash_table_lookup (check->counts, object)) + 1;
+  g_hash_table_insert (check->counts, object, GUINT_TO_POINTER (seen));
+  if (seen > json_object_get_size (object))
+    check->duplicate = g_strdup (name);
+}
+
+gboolean
+mact_json_parse_checked (const char *text, gsize length, const char *source, guint max_depth,
+                         MactJsonFlags flags, JsonNode **root, GError **error)
+{
+  g_return_val_if_fail (text != NULL || length == 0, FALSE);
+  g_return_val_if_fail (root != NULL, FALSE);
+
+  *root = NULL;
+  Scan scan = { text, length, 0, source, flags };
+  if (!check_json_text (&scan, max_depth, error))
+    return FALSE;
+  if (length == 0)
+    return TRUE;
+
+  g_autoptr(JsonParser) parser = (flags & MACT_JSON_IMMUTABLE) ? json_parser_new_immutable ()
+                                                                : json_parser_new ();
+  DuplicateCheck check = { g_hash_table_new (NULL, NULL), NULL };
+  g_signal_connect (parser, "object-member", G_CALLBACK (on_object_member), &check);
+  g_autoptr(GError) local = NULL;
+  gboolean parsed = json_parser_load_from_data (parser, text, (gssize) length, &local);
+  g_signal_handlers_disconnect_by_data (parser, &check);
+  g_hash_table_unref (check.counts);
+  g_autofree char *duplicate = check.duplicate;
+  if (!parsed)
+    {
+      /* Not expected after the check above; json-glib's message has the position. */
+      g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE, "%s", local->message);
+      return FALSE;
+    }
+  if (duplicate != NULL)
+    {
+      g_autofree char *escaped = g_strescape (duplicate, NULL);
+      g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_INVALID,
+                   "%s: key \"%.60s%s\" appears twice in one object (which one would count "
+                   "is ambiguous)", source, escaped, strlen (escaped) > 60 ? "..." : "");
+      return FALSE;
+    }
+  *root = json_parser_steal_root (parser);
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------ loading */
 
+/* Parses config text with mact_json_parse_checked(), words its errors for @what ("config
+ * data", "config file 'x'") and refuses empty text. */
 static JsonNode *
-take_root (JsonParser *parser, const char *what, GError **error)
+parse_config_text (const char *text, gsize length, const char *source, const char *what,
+                   GError **error)
 {
-  JsonNode *root = json_parser_steal_root (parser);
+  g_autoptr(GError) local = NULL;
+  JsonNode *root = NULL;
+  if (!mact_json_parse_checked (text, length, source, CONFIG_MAX_DEPTH,
+                                MACT_JSON_SINGLE_QUOTES, &root, &local))
+    {
+      if (g_error_matches (local, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_INVALID))
+        g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE, "%s is refused: %s",
+                     what, local->message);
+      else
+        g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
+                     "%s is not valid JSON: %s", what, local->message);
+      return NULL;
+    }
   if (root == NULL)
     g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
                  "%s is empty: expected a JSON value", what);
@@ -36,9 +437,14 @@ take_root (JsonParser *parser, const char *what, GError **error)
  *
  * Reads and parses a JSON config file.
  *
- * A file that cannot be read, is empty or is not valid JSON gives
+ * The text must be JSON (RFC 8259); strings may also be written in single quotes, with no
+ * escapes inside them.  A file that cannot be read, is empty or is not such JSON gives
  * %MACT_CONFIG_ERROR_PARSE; the message names the file and, for bad JSON, the line and
- * column (`path:line:column: Parse error: ...`).
+ * column (`path:line:column: ...`).  Hostile text is refused the same way before it is
+ * parsed: arrays and objects nested more than 64 levels deep, an integer that does not
+ * fit in 64 bits, a number too large for a double, text after the value, bytes that are
+ * not UTF-8, a `\u0000` escape or a lone UTF-16 surrogate, and a key that appears twice
+ * in one object.
  *
  * Returns: (transfer full) (nullable): the root node, or %NULL on error
  *
@@ -49,22 +455,18 @@ mact_config_load_file (const char *path, GError **error)
 {
   g_return_val_if_fail (path != NULL, NULL);
 
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autofree char *contents = NULL;
+  gsize length = 0;
   g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_file (parser, path, &local))
+  if (!g_file_get_contents (path, &contents, &length, &local))
     {
-      /* json-glib reports an unreadable file in G_FILE_ERROR (its message names the path)
-       * and bad JSON in JSON_PARSER_ERROR as "path:line:column: message". */
-      if (local->domain == G_FILE_ERROR)
-        g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
-                     "cannot read config file '%s': %s", path, local->message);
-      else
-        g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
-                     "config file '%s' is not valid JSON: %s", path, local->message);
+      /* GLib's message names the file. */
+      g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
+                   "cannot read config file '%s': %s", path, local->message);
       return NULL;
     }
   g_autofree char *what = g_strdup_printf ("config file '%s'", path);
-  return take_root (parser, what, error);
+  return parse_config_text (contents, length, path, what, error);
 }
 
 /**
@@ -73,8 +475,8 @@ mact_config_load_file (const char *path, GError **error)
  * @length: the length of @data in bytes, or -1 if it is nul-terminated
  * @error: return location for a #GError
  *
- * Parses a JSON config held in memory.  Bad JSON gives %MACT_CONFIG_ERROR_PARSE with the
- * line and column (`<data>:line:column: ...`).
+ * Parses a JSON config held in memory, as mact_config_load_file() does.  Bad JSON gives
+ * %MACT_CONFIG_ERROR_PARSE with the line and column (`<data>:line:column: ...`).
  *
  * Returns: (transfer full) (nullable): the root node, or %NULL on error
  *
@@ -85,15 +487,8 @@ mact_config_load_data (const char *data, gssize length, GError **error)
 {
   g_return_val_if_fail (data != NULL, NULL);
 
-  g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) local = NULL;
-  if (!json_parser_load_from_data (parser, data, length, &local))
-    {
-      g_set_error (error, MACT_CONFIG_ERROR, MACT_CONFIG_ERROR_PARSE,
-                   "config data is not valid JSON: %s", local->message);
-      return NULL;
-    }
-  return take_root (parser, "config data", error);
+  return parse_config_text (data, length < 0 ? strlen (data) : (gsize) length, "<data>",
+                            "config data", error);
 }
 
 /**

@@ -155,13 +155,23 @@ check_desc (const MactPluginDesc *desc, const char *label, GError **error)
     { "origin", desc->origin },
   };
   for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
-    if (strings[i].value == NULL || strings[i].value[0] == '\0')
-      {
-        g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC,
-                     "%s: descriptor field \"%s\" is missing or empty", label,
-                     strings[i].field);
-        return FALSE;
-      }
+    {
+      if (strings[i].value == NULL || strings[i].value[0] == '\0')
+        {
+          g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC,
+                       "%s: descriptor field \"%s\" is missing or empty", label,
+                       strings[i].field);
+          return FALSE;
+        }
+      /* They reach messages and the utf8 getters (and so the language bindings). */
+      if (!g_utf8_validate (strings[i].value, -1, NULL))
+        {
+          g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC,
+                       "%s: descriptor field \"%s\" is not valid UTF-8", label,
+                       strings[i].field);
+          return FALSE;
+        }
+    }
   if (desc->init == NULL)
     {
       g_set_error (error, MACT_PLUGIN_ERROR, MACT_PLUGIN_ERROR_INVALID_DESC,

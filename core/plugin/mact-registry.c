@@ -494,6 +494,15 @@ is_identifier (const char *s, gsize len)
 static gboolean
 parse_type_name (const char *type_name, guint *family, const char **name, GError **error)
 {
+  /* The messages below quote the name; a GError message must be UTF-8. */
+  if (!g_utf8_validate (type_name, -1, NULL))
+    {
+      g_autofree gchar *shown = g_strescape (type_name, NULL);
+      g_set_error (error, MACT_REGISTRY_ERROR, MACT_REGISTRY_ERROR_INVALID_NAME,
+                   "invalid type name \"%s\": not UTF-8 (expected Name or family.Name)",
+                   shown);
+      return FALSE;
+    }
   const char *dot = strchr (type_name, '.');
   const char *name_part = type_name;
   gint f = FAMILY_NATIVE;

@@ -31,6 +31,12 @@ struct _MactStorage {
   gboolean       owns_data;   /* data was allocated by mact (aligned, freed with free()) */
   GDestroyNotify release;     /* external memory: called with release_data */
   gpointer       release_data;
+  /* External memory that lies in a private, writable (copy-on-write) file mapping made by
+   * mact_safetensors_load(): writes stay in this process and never reach the file, so a
+   * module may adopt it as a parameter's storage (mact_tensor_adopt_mapped_storage(),
+   * which clears the mark: a parameter's memory is never adopted again).  Never set for
+   * memory a caller handed over (a GBytes is immutable). */
+  gboolean       cow_mapping;
 };
 
 struct _MactTensor {
@@ -96,9 +102,22 @@ gboolean     mact_broadcast_shapes      (gint ndim_a, const gint64 *a, gint ndim
 gboolean     mact_check_not_empty       (MactTensor *t, const char *op, const char *what,
                                          GError **error);
 
+/* For mact_module_load_state_dict(): when @target (a contiguous tensor that is its
+ * storage's only user, from offset 0) and @source (a contiguous tensor of the same shape
+ * that alone uses a cow_mapping storage) qualify, @target drops its storage and shares
+ * @source's instead, and TRUE is returned: the mapped weights are used in place, with no
+ * copy.  Otherwise nothing changes and FALSE is returned (the caller copies). */
+gboolean     mact_tensor_adopt_mapped_storage (MactTensor *target, MactTensor *source);
+
 /* Creates a tensor viewing @storage (ref taken). */
 MactTensor  *mact_tensor_new_view_of    (MactStorage *storage, gint64 offset, gint ndim,
                                          const gint64 *shape, const gint64 *strides);
+/* A contiguous tensor of zeros whose memory, when large, is fresh anonymous pages that
+ * the kernel zeroes on first touch: creating it costs no page faults, and a parameter
+ * that a weight load replaces before anything writes to it never costs any (see
+ * mact_tensor_adopt_mapped_storage()).  Small ones are ordinary allocations. */
+MactTensor  *mact_tensor_new_untouched_zeros (gint ndim, const gint64 *shape,
+                                              GError **error);
 /* Shorthand for allocation with internal (programmer-checked) shapes from a tensor. */
 MactTensor  *mact_tensor_new_with_shape (gint ndim, const gint64 *shape, gboolean zero,
                                          GError **error);

@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef G_OS_UNIX
+#include <sys/mman.h>
+#endif
 
 G_DEFINE_BOXED_TYPE (MactTensor, mact_tensor, mact_tensor_ref, mact_tensor_unref)
 
@@ -222,6 +225,54 @@ mact_tensor_new_with_shape (gint ndim, const gint64 *shape, gboolean zero, GErro
   return t;
 }
 
+#if defined(G_OS_UNIX) && defined(MAP_ANONYMOUS)
+/* Below this size a mapping of its own costs more (a system call, a whole page) than the
+ * first-touch zeroing it saves. */
+#define UNTOUCHED_MIN_BYTES ((gsize) 64 * 1024)
+
+static void
+unmap_storage (gpointer data)
+{
+  MactStorage *storage = data;
+  munmap (storage->data, storage->n_elements * sizeof (float));
+}
+#endif
+
+MactTensor *
+mact_tensor_new_untouched_zeros (gint ndim, const gint64 *shape, GError **error)
+{
+  gint64 numel;
+  if (!mact_shape_numel (ndim, shape, &numel, error))
+    return NULL;
+#if defined(G_OS_UNIX) && defined(MAP_ANONYMOUS)
+  if ((guint64) numel <= G_MAXSIZE / sizeof (float) &&
+      (gsize) numel * sizeof (float) >= UNTOUCHED_MIN_BYTES)
+    {
+      /* Page-aligned, so aligned for the kernels, and a whole number of pages, so the
+       * tail they may read past the last element is mapped. */
+      gsize bytes = (gsize) numel * sizeof (float);
+      void *mem = mmap (NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+      if (mem != MAP_FAILED)
+        {
+          MactStorage *storage = g_new0 (MactStorage, 1);
+          storage->ref_count = 1;
+          storage->data = mem;
+          storage->n_elements = (gsize) numel;
+          storage->release = unmap_storage;
+          storage->release_data = storage;
+          gint64 strides[MACT_MAX_DIMS];
+          mact_shape_contiguous_strides (ndim, shape, strides);
+          MactTensor *t = mact_tensor_new_view_of (storage, 0, ndim, shape, strides);
+          mact_storage_unref (storage);
+          return t;
+        }
+      /* Out of mappings: the ordinary allocation below reports what it can. */
+    }
+#endif
+  return mact_tensor_new_with_shape (ndim, shape, TRUE, error);
+}
+
 /**
  * mact_tensor_new:
  * @ndim: number of dimensions, 0 to %MACT_MAX_DIMS
@@ -411,6 +462,39 @@ mact_tensor_new_from_bytes (GBytes *bytes, gint ndim, const gint64 *shape, GErro
   MactTensor *t = mact_tensor_new_view_of (storage, 0, ndim, shape, strides);
   mact_storage_unref (storage);
   return t;
+}
+
+gboolean
+mact_tensor_adopt_mapped_storage (MactTensor *target, MactTensor *source)
+{
+  MactStorage *mapped = source->storage;
+
+  if (!mact_shape_equal (target->ndim, target->shape, source->ndim, source->shape) ||
+      !mact_tensor_is_contiguous (target) || !mact_tensor_is_contiguous (source))
+    return FALSE;
+  /* The same file loaded again into a module that already uses it: nothing to do. */
+  if (target->storage == mapped && target->offset == source->offset)
+    return TRUE;
+  /* A mapping another tensor also uses (a view of the source, or a parameter that
+   * adopted it before, which also cleared the mark) is not taken: two parameters must
+   * never share memory. */
+  if (!mapped->cow_mapping || g_atomic_int_get (&mapped->ref_count) != 1)
+    return FALSE;
+  /* Nothing else may see the target's old storage: a view of a parameter made before
+   * loading must keep reading the parameter's values, which only a copy gives. */
+  if (target->offset != 0 ||
+      target->storage->n_elements != (gsize) mact_tensor_get_numel (target) ||
+      g_atomic_int_get (&target->storage->ref_count) != 1)
+    return FALSE;
+
+  MactStorage *old = target->storage;
+  target->storage = mact_storage_ref (mapped);
+  target->offset = source->offset;
+  mact_storage_unref (old);
+  /* The memory is a parameter's now: loading this module's own state dict into another
+   * module must copy it, even once the state dict it came from is gone. */
+  mapped->cow_mapping = FALSE;
+  return TRUE;
 }
 
 /**
@@ -831,6 +915,12 @@ mact_tensor_copy_from (MactTensor *self, MactTensor *src, GError **error)
   gint64 n = mact_tensor_get_numel (self);
   if (n == 0)
     return TRUE;
+  if (mact_tensor_is_contiguous (self) && mact_tensor_is_contiguous (src))
+    {
+      /* One pass; memmove because the two may overlap in a shared storage. */
+      memmove (mact_tensor_data (self), mact_tensor_data (src), (gsize) n * sizeof (float));
+      return TRUE;
+    }
   g_autofree float *tmp = g_new (float, n);
   mact_tensor_copy_to_array (src, tmp);
   if (mact_tensor_is_contiguous (self))

@@ -1137,6 +1137,21 @@ can_continue (MactVideoReader *self, gint64 index)
  * before it and decoding forward (or by decoding on, when that is shorter), and every
  * frame is converted to RGB and copied to the positions that asked for it.
  *
+ * Partly damaged videos (a corrupt or missing packet in an otherwise readable file)
+ * follow one policy: all or nothing per call, and never a wrong frame.  A wanted frame
+ * that the decoder does not produce (it skips it, or the stream ends first), that it
+ * flags as corrupt, or whose packet the demuxer flagged as corrupt (the partial last
+ * packet of a truncated file) fails the whole call with %MACT_VIDEO_ERROR_DECODE naming
+ * the file and that index: no tensor with a gap, a repeated frame or a substitute comes
+ * back.  The other frames of the same reader still read, before and after the damage, as
+ * long as they do not depend on the damaged one.  When the file has no usable
+ * timestamps and frames are numbered by counting decoded pictures, a picture lost before
+ * a wanted frame would shift every later index, so any decoding error before it fails
+ * the call as well.  Damage the decoder conceals without flagging it (a few wrong
+ * blocks in an otherwise decoded picture) cannot be seen here and is returned as
+ * decoded.  Pipelines and #MactInference pass such errors on: a sample whose clip needs
+ * a damaged frame is an error, not a clip with a hole.
+ *
  * Errors: %MACT_VIDEO_ERROR_INDEX when an index is out of range (nothing is decoded
  * then); %MACT_VIDEO_ERROR_DECODE when a wanted frame cannot be decoded (the message
  * names the file and the index).
