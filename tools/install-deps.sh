@@ -7,7 +7,7 @@
 #                                      used to regenerate test fixtures and to benchmark
 set -eu
 
-PACKAGES="meson ninja-build pkg-config gcc g++ clang binutils
+PACKAGES="meson ninja-build pkg-config gcc g++ clang libclang-rt-14-dev binutils
 libglib2.0-dev libjson-glib-dev libopenblas-dev
 libcmocka-dev valgrind
 libavformat-dev libavcodec-dev libswscale-dev libavutil-dev

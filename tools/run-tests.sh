@@ -1,7 +1,8 @@
 #!/bin/sh
 # The test command: installs what is missing, builds with warnings as errors (gcc, and a
 # compile-only check with clang), runs the unit suite, then the same suite under valgrind,
-# then under AddressSanitizer + UndefinedBehaviorSanitizer (a third build), the soak suite,
+# then under AddressSanitizer + UndefinedBehaviorSanitizer (a third build), the fuzzers
+# for a minute each (tools/run-fuzzers.sh, a clang build), the soak suite,
 # then the mpi suite (two-rank MPI jobs), then installs Debian's PyTorch and runs the parity
 # suite (every model at full size against live PyTorch, tests/parity/), then the training
 # acceptance suite (the shipped synthetic configs trained from scratch, tests/acceptance/),
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/.."
 tools/install-deps.sh || exit 1
 
 status=0
-rm -rf build-ci build-ci-clang build-ci-asan
+rm -rf build-ci build-ci-clang build-ci-asan build-ci-fuzz
 
 meson setup build-ci -Dwerror=true --buildtype=debugoptimized -Dmpi=enabled -Ddocs=enabled \
   || exit 1
@@ -43,6 +44,9 @@ sanitizer_runtimes="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=li
 LD_PRELOAD="$sanitizer_runtimes" meson test -C build-ci-asan --suite gi \
   --logbase testlog-asan-gi --print-errorlogs || status=1
 unset ASAN_OPTIONS UBSAN_OPTIONS
+# Fuzzing: each libFuzzer target of fuzz/ (clang, ASan + UBSan) for a minute from its
+# seed corpus; any crash, sanitizer report, timeout or memory blow-up fails the run.
+tools/run-fuzzers.sh build-ci-fuzz 60 || status=1
 # Load and soak: 8 threads x 1000 inferences on shared recognizers, 10,000 recognizer
 # create/destroy cycles; results equal to serial, RSS and heap flat (tests/test-soak.c).
 meson test -C build-ci --suite soak --logbase soak --print-errorlogs || status=1
