@@ -62,7 +62,11 @@ for target in "$@"; do
   rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "$log")
   cov=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE)' "$log" | tail -n 1 |
         sed -n 's/.*cov: \([0-9]*\).*/\1/p')
-  artifacts=$(ls "$work/$target/artifacts")
+  # libFuzzer also writes slow-unit-* for an input it timed above 10 s that -timeout did
+  # not stop; a real hang is a timeout (status non-zero), so those alone come from the
+  # clock (a VM that was paused or had its time stepped) and are only mentioned.
+  artifacts=$(ls "$work/$target/artifacts" | grep -v '^slow-unit-')
+  slow=$(ls "$work/$target/artifacts" | grep '^slow-unit-')
   if [ $status -ne 0 ] || [ -n "$artifacts" ]; then
     keep="$build/fuzz-findings/$target"
     mkdir -p "$keep"
@@ -73,6 +77,12 @@ for target in "$@"; do
     failed="$failed $target"
   else
     echo "fuzz-$target: ok (${runs:-?} inputs, coverage ${cov:-?} edges, peak RSS ${rss:-?} MB)"
+    if [ -n "$slow" ]; then
+      mkdir -p "$build/fuzz-slow/$target"
+      cp "$work/$target/artifacts"/slow-unit-* "$build/fuzz-slow/$target/"
+      echo "fuzz-$target: note: an input was timed above 10 s without a timeout (clock" \
+           "jump?); it is in $build/fuzz-slow/$target/ to time again"
+    fi
   fi
 done
 
