@@ -30,6 +30,8 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 # The targets and the plugins fuzz-config builds blocks from.
 ninja -C "$build" || exit 1
+# Absolute from here on: each target runs from its own work directory.
+build=$(cd "$build" && pwd) || exit 1
 
 if [ $# -eq 0 ]; then
   set -- $(cd "$src/fuzz/corpus" && ls)
