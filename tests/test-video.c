@@ -533,6 +533,21 @@ avi_chunk (const char *contents, gsize len, gint k, gsize *offset, guint32 *size
     }
 }
 
+/* Copies the AVI file @source to @path with the payload of video chunk @k zeroed: one
+ * damaged frame in an otherwise intact file. */
+static void
+zero_avi_frame (const char *source, const char *path, gint k)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+  assert_true (g_file_get_contents (source, &contents, &len, NULL));
+  gsize offset;
+  guint32 size;
+  avi_chunk (contents, len, k, &offset, &size);
+  memset (contents + offset + 8, 0, size);
+  write_file (path, contents, len);
+}
+
 /* An AVI (no B-frames) cut in the middle of frame 20's data: the count stops at the
  * cut, frames before it decode, the partial frame is a DECODE error. */
 static void
@@ -620,14 +635,7 @@ test_corrupt_frame (void **state)
   g_autofree char *path = tmp_path ("corrupt.avi");
   g_autoptr(MactTensor) clip = make_clip (48);
   write_clip (path, clip, 12, 0);
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  gsize offset;
-  guint32 size;
-  avi_chunk (contents, len, 20, &offset, &size);
-  memset (contents + offset + 8, 0, size);
-  write_file (path, contents, len);
+  zero_avi_frame (path, path, 20);
 
   g_autoptr(MactVideoReader) reader = open_ok (path);
   assert_int_equal (mact_video_reader_get_n_frames (reader), 48);
@@ -650,14 +658,7 @@ test_corrupt_frame_bframes (void **state)
   g_autofree char *path = tmp_path ("corrupt-b.avi");
   g_autoptr(MactTensor) clip = make_clip (48);
   write_clip (path, clip, 12, 2);
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  gsize offset;
-  guint32 size;
-  avi_chunk (contents, len, 20, &offset, &size);
-  memset (contents + offset + 8, 0, size);
-  write_file (path, contents, len);
+  zero_avi_frame (path, path, 20);
 
   g_autoptr(MactVideoReader) reader = open_ok (path);
   assert_int_equal (mact_video_reader_get_n_frames (reader), 48);
@@ -692,14 +693,7 @@ test_partly_damaged_policy (void **state)
   g_autofree char *path = tmp_path ("partly-damaged.avi");
   g_autoptr(MactTensor) clip = make_clip (36);
   write_clip (path, clip, 12, 0);
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  assert_true (g_file_get_contents (path, &contents, &len, NULL));
-  gsize offset;
-  guint32 size;
-  avi_chunk (contents, len, 20, &offset, &size);
-  memset (contents + offset + 8, 0, size);
-  write_file (path, contents, len);
+  zero_avi_frame (path, path, 20);
 
   g_autoptr(MactVideoReader) reader = open_ok (path);
   const gint64 mixed[] = { 0, 30, 20, 5, 35 };
@@ -798,14 +792,7 @@ test_corrupt_frame_counting (void **state)
   g_autofree char *source = data_path ("h264-bframes.avi");
   g_autofree char *path = tmp_path ("corrupt-h264.avi");
   g_autoptr(MactTensor) clip = make_clip (36);
-  g_autofree char *contents = NULL;
-  gsize len = 0;
-  assert_true (g_file_get_contents (source, &contents, &len, NULL));
-  gsize offset;
-  guint32 size;
-  avi_chunk (contents, len, 20, &offset, &size);
-  memset (contents + offset + 8, 0, size);
-  write_file (path, contents, len);
+  zero_avi_frame (source, path, 20);
 
   g_autoptr(MactVideoReader) reader = open_ok (path);
   assert_int_equal (mact_video_reader_get_n_frames (reader), 36);
